@@ -1,0 +1,356 @@
+/**
+ * A small dynamic Kubernetes REST client over node:https with keep-alive: JSON in and out,
+ * paged lists, watches, dry-run, metadata-only lists. Every layer talks to the API through it.
+ */
+import https from "node:https";
+import http from "node:http";
+import { ApiError, TransportError, type StatusBody } from "./errors.js";
+import { collectionPath, objectPath, type ResourceRef } from "./resource.js";
+import type { KubeList, KubeObject, WatchEvent } from "./object.js";
+
+/** How to reach and authenticate to one API server. */
+export interface ClientConfig {
+  server: string;
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  token?: string;
+  insecureSkipTLSVerify?: boolean;
+  /** Extra headers on every request (e.g. impersonation). */
+  headers?: Record<string, string>;
+  /** Most sockets kept open to the server; bounds request concurrency. */
+  maxSockets?: number;
+  /** Per-request timeout for non-watch requests. */
+  timeoutMs?: number;
+  userAgent?: string;
+}
+
+/** Options of one request. */
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+  accept?: string;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+/** Options of a list call. */
+export interface ListOptions {
+  namespace?: string;
+  limit?: number;
+  continue?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  resourceVersion?: string;
+  /** Ask for PartialObjectMetadataList: names, uids, owner references; never object contents. */
+  metadataOnly?: boolean;
+  signal?: AbortSignal;
+}
+
+/** Options of create/update/patch. */
+export interface WriteOptions {
+  dryRun?: boolean;
+  fieldManager?: string;
+  subresource?: string;
+  signal?: AbortSignal;
+}
+
+const METADATA_ACCEPT =
+  "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json;as=PartialObjectMetadataList;v=v1beta1;g=meta.k8s.io,application/json";
+
+/** A dynamic client for one API server; counts the requests it makes. */
+export class KubeClient {
+  private readonly agent: http.Agent;
+  private readonly url: URL;
+  private requests = 0;
+
+  constructor(readonly config: ClientConfig) {
+    this.url = new URL(config.server);
+    const agentOptions = {
+      keepAlive: true,
+      maxSockets: config.maxSockets ?? 64,
+      ca: config.ca,
+      cert: config.cert,
+      key: config.key,
+      rejectUnauthorized: !config.insecureSkipTLSVerify,
+    };
+    this.agent = this.url.protocol === "http:" ? new http.Agent(agentOptions) : new https.Agent(agentOptions);
+  }
+
+  /** How many HTTP requests this client has sent. */
+  get requestCount(): number {
+    return this.requests;
+  }
+
+  /** A client for the same server with other credentials or headers. */
+  with(overrides: Partial<ClientConfig>): KubeClient {
+    return new KubeClient({ ...this.config, ...overrides });
+  }
+
+  /** Closes idle keep-alive sockets. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** Sends one request and parses the JSON answer; non-2xx answers throw ApiError. */
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const res = await this.send(method, path, options, false);
+    const text = await readBody(res, options.signal, method, path);
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw toApiError(status, text, method, path);
+    return (text === "" ? undefined : JSON.parse(text)) as T;
+  }
+
+  /** Sends one request and returns the body as text (health endpoints, logs). */
+  async requestText(method: string, path: string, options: RequestOptions = {}): Promise<string> {
+    const res = await this.send(method, path, { accept: "*/*", ...options }, false);
+    const text = await readBody(res, options.signal, method, path);
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw toApiError(status, text, method, path);
+    return text;
+  }
+
+  /** GET one object. */
+  get<T extends KubeObject = KubeObject>(ref: ResourceRef, name: string, namespace?: string, signal?: AbortSignal): Promise<T> {
+    return this.request<T>("GET", objectPath(ref, name, namespace), { signal });
+  }
+
+  /** One page of a list. */
+  list<T extends KubeObject = KubeObject>(ref: ResourceRef, options: ListOptions = {}): Promise<KubeList<T>> {
+    return this.request<KubeList<T>>("GET", collectionPath(ref, options.namespace), {
+      query: {
+        limit: options.limit,
+        continue: options.continue,
+        labelSelector: options.labelSelector,
+        fieldSelector: options.fieldSelector,
+        resourceVersion: options.resourceVersion,
+      },
+      accept: options.metadataOnly ? METADATA_ACCEPT : undefined,
+      signal: options.signal,
+    });
+  }
+
+  /** Every page of a list, one at a time (memory bounded by the page size). */
+  async *listPages<T extends KubeObject = KubeObject>(ref: ResourceRef, options: ListOptions = {}): AsyncGenerator<KubeList<T>> {
+    let token: string | undefined;
+    const limit = options.limit ?? 500;
+    do {
+      const page = await this.list<T>(ref, { ...options, limit, continue: token });
+      page.items ??= [];
+      yield page;
+      token = page.metadata.continue || undefined;
+    } while (token);
+  }
+
+  /** Every object of a list, paged underneath. */
+  async *listItems<T extends KubeObject = KubeObject>(ref: ResourceRef, options: ListOptions = {}): AsyncGenerator<T> {
+    for await (const page of this.listPages<T>(ref, options)) yield* page.items;
+  }
+
+  /** All objects of a list collected into an array (only for lists known to be small). */
+  async listAll<T extends KubeObject = KubeObject>(ref: ResourceRef, options: ListOptions = {}): Promise<T[]> {
+    const out: T[] = [];
+    for await (const item of this.listItems<T>(ref, options)) out.push(item);
+    return out;
+  }
+
+  /** POST a new object. */
+  create<T extends KubeObject = KubeObject>(ref: ResourceRef, obj: KubeObject, options: WriteOptions = {}): Promise<T> {
+    return this.request<T>("POST", collectionPath(ref, obj.metadata.namespace), {
+      body: obj,
+      query: writeQuery(options),
+      signal: options.signal,
+    });
+  }
+
+  /** PUT an object (or its subresource, e.g. status); carries metadata.resourceVersion as precondition. */
+  update<T extends KubeObject = KubeObject>(ref: ResourceRef, obj: KubeObject, options: WriteOptions = {}): Promise<T> {
+    const name = obj.metadata.name ?? "";
+    return this.request<T>("PUT", objectPath(ref, name, obj.metadata.namespace, options.subresource), {
+      body: obj,
+      query: writeQuery(options),
+      signal: options.signal,
+    });
+  }
+
+  /** PATCH an object: `merge` (JSON merge patch), `json` (JSON patch) or `apply` (server-side apply). */
+  patch<T extends KubeObject = KubeObject>(
+    ref: ResourceRef,
+    name: string,
+    body: unknown,
+    type: "merge" | "json" | "strategic" | "apply",
+    namespace?: string,
+    options: WriteOptions & { force?: boolean } = {},
+  ): Promise<T> {
+    const contentType = {
+      merge: "application/merge-patch+json",
+      json: "application/json-patch+json",
+      strategic: "application/strategic-merge-patch+json",
+      apply: "application/apply-patch+yaml",
+    }[type];
+    return this.request<T>("PATCH", objectPath(ref, name, namespace, options.subresource), {
+      body,
+      contentType,
+      query: { ...writeQuery(options), force: options.force },
+      signal: options.signal,
+    });
+  }
+
+  /** DELETE an object, optionally only if its uid or resourceVersion still matches. */
+  delete(
+    ref: ResourceRef,
+    name: string,
+    namespace?: string,
+    options: { uid?: string; resourceVersion?: string; propagationPolicy?: string; dryRun?: boolean; signal?: AbortSignal } = {},
+  ): Promise<unknown> {
+    const preconditions =
+      options.uid || options.resourceVersion ? { uid: options.uid, resourceVersion: options.resourceVersion } : undefined;
+    return this.request("DELETE", objectPath(ref, name, namespace), {
+      body: { apiVersion: "v1", kind: "DeleteOptions", preconditions, propagationPolicy: options.propagationPolicy },
+      query: { dryRun: options.dryRun ? "All" : undefined },
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * Watches a collection from a resourceVersion; yields events until the server closes the stream
+   * or the signal aborts. An ERROR event (e.g. 410 Gone) is thrown as ApiError.
+   */
+  async *watch<T extends KubeObject = KubeObject>(
+    ref: ResourceRef,
+    options: { namespace?: string; resourceVersion?: string; fieldSelector?: string; labelSelector?: string; signal?: AbortSignal; timeoutSeconds?: number },
+  ): AsyncGenerator<WatchEvent<T>> {
+    const path = collectionPath(ref, options.namespace);
+    const res = await this.send(
+      "GET",
+      path,
+      {
+        query: {
+          watch: "true",
+          allowWatchBookmarks: "true",
+          resourceVersion: options.resourceVersion,
+          fieldSelector: options.fieldSelector,
+          labelSelector: options.labelSelector,
+          timeoutSeconds: options.timeoutSeconds,
+        },
+        signal: options.signal,
+      },
+      true,
+    );
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw toApiError(status, await readBody(res, options.signal), "GET", path);
+    let buffered = "";
+    try {
+      for await (const chunk of res) {
+        buffered += (chunk as Buffer).toString("utf8");
+        let nl: number;
+        while ((nl = buffered.indexOf("\n")) >= 0) {
+          const line = buffered.slice(0, nl).trim();
+          buffered = buffered.slice(nl + 1);
+          if (line === "") continue;
+          const event = JSON.parse(line) as WatchEvent<T>;
+          if (event.type === "ERROR") {
+            const st = event.object as unknown as StatusBody;
+            throw new ApiError(st.code ?? 500, st.reason ?? "Unknown", st.message ?? "watch error", "GET", path, st);
+          }
+          yield event;
+        }
+      }
+    } catch (err) {
+      if (options.signal?.aborted) return;
+      if (err instanceof ApiError) throw err;
+      throw new TransportError(`watch ${path}: ${(err as Error).message}`, "GET", path, { cause: err });
+    } finally {
+      res.destroy();
+    }
+  }
+
+  private send(method: string, path: string, options: RequestOptions, streaming: boolean): Promise<http.IncomingMessage> {
+    this.requests++;
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined && v !== "") query.set(k, String(v));
+    const qs = query.toString();
+    const fullPath = (this.url.pathname.replace(/\/$/, "") + path) + (qs ? `?${qs}` : "");
+    const body = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
+    const headers: Record<string, string | number> = {
+      Accept: options.accept ?? "application/json",
+      "User-Agent": this.config.userAgent ?? "calico-datastore-migration",
+      ...this.config.headers,
+    };
+    if (this.config.token) headers.Authorization = `Bearer ${this.config.token}`;
+    if (body) {
+      headers["Content-Type"] = options.contentType ?? "application/json";
+      headers["Content-Length"] = body.length;
+    }
+    const mod = this.url.protocol === "http:" ? http : https;
+    const timeoutMs = streaming ? 0 : (options.timeoutMs ?? this.config.timeoutMs ?? 60_000);
+    return new Promise((resolve, reject) => {
+      const req = mod.request(
+        {
+          protocol: this.url.protocol,
+          hostname: this.url.hostname,
+          port: this.url.port,
+          method,
+          path: fullPath,
+          headers,
+          agent: this.agent,
+          signal: options.signal,
+        },
+        resolve,
+      );
+      if (timeoutMs > 0) {
+        req.setTimeout(timeoutMs, () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
+      }
+      req.on("error", (err) => {
+        if (options.signal?.aborted) reject(options.signal.reason instanceof Error ? options.signal.reason : err);
+        else reject(new TransportError(`${method} ${path}: ${err.message}`, method, path, { cause: err }));
+      });
+      req.end(body);
+    });
+  }
+}
+
+function writeQuery(options: WriteOptions): Record<string, string | undefined> {
+  return { dryRun: options.dryRun ? "All" : undefined, fieldManager: options.fieldManager };
+}
+
+async function readBody(res: http.IncomingMessage, signal?: AbortSignal, method = "", path = ""): Promise<string> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    throw new TransportError(`${method} ${path}: reading response: ${(err as Error).message}`, method, path, { cause: err });
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function toApiError(code: number, text: string, method: string, path: string): ApiError {
+  let status: StatusBody | undefined;
+  try {
+    status = JSON.parse(text) as StatusBody;
+  } catch {
+    status = undefined;
+  }
+  const reason = status?.reason ?? httpReason(code);
+  const message = status?.message ?? (text.trim() || `${method} ${path}: HTTP ${code}`);
+  return new ApiError(code, reason, message, method, path, status);
+}
+
+function httpReason(code: number): string {
+  switch (code) {
+    case 400: return "BadRequest";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "NotFound";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 422: return "Invalid";
+    case 429: return "TooManyRequests";
+    case 500: return "InternalError";
+    case 503: return "ServiceUnavailable";
+    case 504: return "Timeout";
+    default: return "Unknown";
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * Puts a bare control plane into Calico "API server mode": real v1 and v3 CRDs and admission
+ * policies from ../shared/calico, the aggregated APIService v3.projectcalico.org (pointing at a
+ * Service that does not exist), the calico-system components, and a ready v1 ClusterInformation.
+ * Also resets such a cluster between tests without restarting it.
+ */
+import { CALICO_KINDS, CLUSTER_INFORMATION_V1, v1Resource, v3Resource, V1_GROUP, V3_GROUP } from "../../src/calico/kinds.js";
+import type { KubeClient } from "../../src/kube/client.js";
+import { Discovery } from "../../src/kube/discovery.js";
+import { isAlreadyExists, isNotFound } from "../../src/kube/errors.js";
+import type { KubeObject } from "../../src/kube/object.js";
+import type { ResourceRef } from "../../src/kube/resource.js";
+import { applyAll, CRD_RESOURCE, waitEstablished } from "./apply.js";
+import { eventually } from "./eventually.js";
+import { loadShared, SHARED_FILES } from "./shared-manifests.js";
+
+export const APISERVICE: ResourceRef = {
+  group: "apiregistration.k8s.io", version: "v1", plural: "apiservices", namespaced: false, kind: "APIService",
+};
+export const APISERVICE_NAME = "v3.projectcalico.org";
+export const COMPONENTS_NAMESPACE = "calico-system";
+export const DAEMONSETS: ResourceRef = { group: "apps", version: "v1", plural: "daemonsets", namespaced: true, kind: "DaemonSet" };
+export const DEPLOYMENTS: ResourceRef = { group: "apps", version: "v1", plural: "deployments", namespaced: true, kind: "Deployment" };
+export const NAMESPACES: ResourceRef = { group: "", version: "v1", plural: "namespaces", namespaced: false, kind: "Namespace" };
+export const INSTALLATIONS: ResourceRef = {
+  group: "operator.tigera.io", version: "v1", plural: "installations", namespaced: false, kind: "Installation",
+};
+const VAP_BINDING: ResourceRef = {
+  group: "admissionregistration.k8s.io", version: "v1", plural: "validatingadmissionpolicybindings", namespaced: false, kind: "ValidatingAdmissionPolicyBinding",
+};
+
+/** What to install. */
+export interface ApiServerModeOptions {
+  /** Install the v3 CRDs (default true). */
+  v3Crds?: boolean;
+  /** Install Calico's admission policies, at whichever MAP version the server serves (default true). */
+  admissionPolicies?: boolean;
+  /** Register the aggregated APIService (default true). */
+  apiService?: boolean;
+  /** Create calico-system with calico-node, calico-typha and calico-kube-controllers (default true). */
+  components?: boolean;
+  /** Create an operator.tigera.io Installation `default` (default false: a manifest install). */
+  operatorManaged?: boolean;
+  /** Create v1 ClusterInformation `default` with datastoreReady true (default true). */
+  clusterInformation?: boolean;
+}
+
+/** Which MAP API version the server serves: "v1", "v1beta1" or null. */
+export async function servedMapVersion(discovery: Discovery): Promise<"v1" | "v1beta1" | null> {
+  if (await discovery.serves("admissionregistration.k8s.io/v1", "mutatingadmissionpolicies")) return "v1";
+  if (await discovery.serves("admissionregistration.k8s.io/v1beta1", "mutatingadmissionpolicies")) return "v1beta1";
+  return null;
+}
+
+/** The Calico admission policies for this server: the bundle's (v1) or ../shared/calico/admission (v1beta1). */
+export async function calicoAdmissionPolicies(discovery: Discovery): Promise<KubeObject[]> {
+  const version = await servedMapVersion(discovery);
+  const bundle = loadShared(SHARED_FILES.v3Bundle).filter((o) => o.kind !== "CustomResourceDefinition");
+  if (version === "v1") return bundle;
+  const vaps = bundle.filter((o) => o.kind?.startsWith("ValidatingAdmissionPolicy"));
+  if (version === "v1beta1") return [...loadShared(SHARED_FILES.admissionDir).filter((o) => o.kind?.startsWith("Mutating")), ...vaps];
+  return vaps;
+}
+
+/** The v3 CRDs of the bundle (projectcalico.org only). */
+export function v3Crds(): KubeObject[] {
+  return loadShared(SHARED_FILES.v3Bundle).filter(
+    (o) => o.kind === "CustomResourceDefinition" && (o.spec as { group: string }).group === V3_GROUP,
+  );
+}
+
+/** The aggregated APIService as Calico's API server manifest defines it. */
+export function aggregatedApiService(): KubeObject {
+  const svc = loadShared(SHARED_FILES.apiserver).find((o) => o.kind === "APIService");
+  if (!svc) throw new Error(`no APIService in ${SHARED_FILES.apiserver}`);
+  return svc;
+}
+
+/** Installs API-server mode on an empty control plane. */
+export async function installApiServerMode(client: KubeClient, options: ApiServerModeOptions = {}): Promise<void> {
+  const discovery = new Discovery(client);
+  const v1Bundle = loadShared(SHARED_FILES.v1Crds);
+  await applyAll(client, discovery, v1Bundle);
+  await waitEstablished(client, v1Bundle.map((c) => c.metadata.name ?? ""));
+  // The APIService goes in before the v3 CRDs, as on a real cluster: otherwise Kubernetes
+  // registers an automanaged APIService for the CRDs first.
+  if (options.apiService ?? true) await registerApiService(client);
+  if (options.v3Crds ?? true) {
+    const crds = v3Crds();
+    await applyAll(client, discovery, crds);
+    await waitEstablished(client, crds.map((c) => c.metadata.name ?? ""));
+  }
+  discovery.reset();
+  if (options.admissionPolicies ?? true) await applyAll(client, discovery, await calicoAdmissionPolicies(discovery));
+  if (options.components ?? true) await installComponents(client);
+  if (options.operatorManaged) await createIgnoringExists(client, INSTALLATIONS, { apiVersion: "operator.tigera.io/v1", kind: "Installation", metadata: { name: "default" }, spec: {} });
+  if (options.clusterInformation ?? true) await seedClusterInformation(client);
+}
+
+/** Registers (or restores) the aggregated APIService as a user-managed one. */
+export async function registerApiService(client: KubeClient): Promise<void> {
+  const svc = aggregatedApiService();
+  try {
+    const existing = await client.get(APISERVICE, APISERVICE_NAME);
+    if (existing.metadata.labels?.["kube-aggregator.kubernetes.io/automanaged"]) {
+      await client.delete(APISERVICE, APISERVICE_NAME);
+    } else {
+      return;
+    }
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  await eventually(async () => {
+    try {
+      await client.create(APISERVICE, svc);
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      const existing = await client.get(APISERVICE, APISERVICE_NAME);
+      if (existing.metadata.labels?.["kube-aggregator.kubernetes.io/automanaged"]) {
+        await client.delete(APISERVICE, APISERVICE_NAME);
+        throw new Error("automanaged APIService re-created; retrying");
+      }
+    }
+  }, { timeoutMs: 30_000, message: "register aggregated APIService" });
+}
+
+/** The v1 ClusterInformation `default`, ready, as calico-node creates it. */
+export async function seedClusterInformation(client: KubeClient, datastoreReady = true): Promise<KubeObject> {
+  // ClusterInformation is not a migrated kind; calico-node writes it through the same CRD backend.
+  const obj: KubeObject = {
+    apiVersion: `${V1_GROUP}/v1`,
+    kind: "ClusterInformation",
+    metadata: { name: "default", annotations: { "projectcalico.org/metadata": JSON.stringify({ creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, "Z") }) } },
+    spec: { clusterGUID: "5d2fbc3e9c2a4c1f8d2f4c1a6b7e8f90", clusterType: "k8s,bgp,kdd", calicoVersion: "v3.31.2", datastoreReady },
+  };
+  return createIgnoringExists(client, CLUSTER_INFORMATION_V1, obj);
+}
+
+/** Namespace calico-system with calico-node, calico-typha and calico-kube-controllers (no kubelet runs them). */
+export async function installComponents(client: KubeClient, namespace = COMPONENTS_NAMESPACE): Promise<void> {
+  await createIgnoringExists(client, NAMESPACES, { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
+  const podTemplate = (app: string, image: string, init = false) => ({
+    metadata: { labels: { "k8s-app": app } },
+    spec: {
+      ...(init ? { initContainers: [{ name: "install-cni", image: "calico/cni:v3.31.2", env: [{ name: "CNI_NET_DIR", value: "/etc/cni/net.d" }] }] } : {}),
+      containers: [{ name: app, image, env: [{ name: "DATASTORE_TYPE", value: "kubernetes" }] }],
+    },
+  });
+  const selector = (app: string) => ({ matchLabels: { "k8s-app": app } });
+  await createIgnoringExists(client, DAEMONSETS, {
+    apiVersion: "apps/v1", kind: "DaemonSet", metadata: { name: "calico-node", namespace },
+    spec: { selector: selector("calico-node"), template: podTemplate("calico-node", "calico/node:v3.31.2", true) },
+  });
+  for (const [name, image] of [["calico-typha", "calico/typha:v3.31.2"], ["calico-kube-controllers", "calico/kube-controllers:v3.31.2"]] as const) {
+    await createIgnoringExists(client, DEPLOYMENTS, {
+      apiVersion: "apps/v1", kind: "Deployment", metadata: { name, namespace },
+      spec: { replicas: 1, selector: selector(name), template: podTemplate(name, image) },
+    });
+  }
+}
+
+/**
+ * Returns a shared cluster to a fresh API-server mode: every DatastoreMigration (finalizers
+ * removed), every v1 and v3 Calico object, components and Installation go; then the fixtures are
+ * installed again. v3 storage is reached by unregistering the APIService for the moment.
+ */
+export async function resetApiServerMode(client: KubeClient, options: ApiServerModeOptions = {}): Promise<void> {
+  const dm: ResourceRef = { group: "migration.projectcalico.org", version: "v1", plural: "datastoremigrations", namespaced: false, kind: "DatastoreMigration" };
+  try {
+    for (const cr of await client.listAll(dm)) {
+      if (cr.metadata.finalizers?.length) await client.patch(dm, cr.metadata.name ?? "", { metadata: { finalizers: null } }, "merge");
+      await deleteIgnoringMissing(client, dm, cr.metadata.name ?? "");
+    }
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  await deleteIgnoringMissing(client, APISERVICE, APISERVICE_NAME);
+  await deleteIgnoringMissing(client, VAP_BINDING, "protect-builtin-tiers.projectcalico.org");
+  const discovery = new Discovery(client);
+  await eventually(async () => {
+    discovery.reset();
+    if (!(await discovery.serves(`${V3_GROUP}/v3`, "tiers"))) throw new Error("v3 CRDs not served yet");
+  }, { timeoutMs: 30_000, message: "v3 CRDs served after unregistering the APIService" });
+  const refs = [...CALICO_KINDS.flatMap((c) => [v1Resource(c), v3Resource(c)]), CLUSTER_INFORMATION_V1, { ...CLUSTER_INFORMATION_V1, group: V3_GROUP, version: "v3" }];
+  for (const ref of refs) {
+    try {
+      await client.request("DELETE", `/apis/${ref.group}/${ref.version}/${ref.plural}`);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+  for (const ref of [DAEMONSETS, DEPLOYMENTS]) {
+    try {
+      await client.request("DELETE", `/apis/apps/v1/namespaces/${COMPONENTS_NAMESPACE}/${ref.plural}`);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+  try {
+    await client.request("DELETE", "/apis/operator.tigera.io/v1/installations");
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  await eventually(async () => {
+    for (const ref of refs) if ((await client.list(ref, { limit: 1 })).items.length) throw new Error(`${ref.group}/${ref.plural} not empty yet`);
+  }, { timeoutMs: 60_000, message: "Calico objects deleted" });
+  await waitCrdDeletionsFinished(client);
+  await installApiServerMode(client, options);
+}
+
+/** Tests may delete CRDs (cleanup after Complete); installing again must wait until those are gone. */
+async function waitCrdDeletionsFinished(client: KubeClient): Promise<void> {
+  await eventually(async () => {
+    const crds = await client.listAll(CRD_RESOURCE);
+    if (crds.some((c) => c.metadata.deletionTimestamp)) throw new Error("CRD deletion in progress");
+  }, { timeoutMs: 120_000, message: "CRD deletions finished" });
+}
+
+async function createIgnoringExists(client: KubeClient, ref: ResourceRef, obj: KubeObject): Promise<KubeObject> {
+  try {
+    return await client.create(ref, obj);
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
+    return client.get(ref, obj.metadata.name ?? "", obj.metadata.namespace);
+  }
+}
+
+async function deleteIgnoringMissing(client: KubeClient, ref: ResourceRef, name: string, namespace?: string): Promise<void> {
+  try {
+    await client.delete(ref, name, namespace);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}

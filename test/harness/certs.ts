@@ -1,0 +1,54 @@
+/**
+ * Certificates and keys for a local control plane: a CA, a serving cert for 127.0.0.1, an admin
+ * client cert (group system:masters) and a service-account signing key. Made with openssl.
+ */
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+
+/** File paths of the generated material. */
+export interface ControlPlaneCerts {
+  caCert: string;
+  caKey: string;
+  servingCert: string;
+  servingKey: string;
+  adminCert: string;
+  adminKey: string;
+  saKey: string;
+  saPub: string;
+}
+
+function openssl(args: string[], cwd: string): void {
+  execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
+}
+
+/** Creates the certificates in `dir` unless they already exist there. */
+export function ensureCerts(dir: string): ControlPlaneCerts {
+  fs.mkdirSync(dir, { recursive: true });
+  const p = (f: string) => path.join(dir, f);
+  const certs: ControlPlaneCerts = {
+    caCert: p("ca.crt"),
+    caKey: p("ca.key"),
+    servingCert: p("serving.crt"),
+    servingKey: p("serving.key"),
+    adminCert: p("admin.crt"),
+    adminKey: p("admin.key"),
+    saKey: p("sa.key"),
+    saPub: p("sa.pub"),
+  };
+  if (Object.values(certs).every((f) => fs.existsSync(f))) return certs;
+
+  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "3650",
+    "-subj", "/CN=calico-migration-test-ca"], dir);
+  fs.writeFileSync(p("serving.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+  openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "serving.key", "-out", "serving.csr", "-subj", "/CN=kube-apiserver"], dir);
+  openssl(["x509", "-req", "-in", "serving.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "serving.crt",
+    "-days", "3650", "-extfile", "serving.ext"], dir);
+  fs.writeFileSync(p("client.ext"), "extendedKeyUsage=clientAuth\n");
+  openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "admin.key", "-out", "admin.csr", "-subj", "/O=system:masters/CN=admin"], dir);
+  openssl(["x509", "-req", "-in", "admin.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "admin.crt",
+    "-days", "3650", "-extfile", "client.ext"], dir);
+  openssl(["genrsa", "-out", "sa.key", "2048"], dir);
+  openssl(["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"], dir);
+  return certs;
+}

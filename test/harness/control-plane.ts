@@ -1,0 +1,316 @@
+/**
+ * A real local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager running only
+ * the garbage-collector and namespace controllers) on 127.0.0.1 with free ports and its own data
+ * directory. Used by the tests, the demo and the benchmark.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { KubeClient } from "../../src/kube/client.js";
+import { isAlreadyExists, isNotFound } from "../../src/kube/errors.js";
+import { controlPlaneBinaries } from "./binaries.js";
+import { ensureCerts, type ControlPlaneCerts } from "./certs.js";
+import { freePort } from "./free-port.js";
+import { writeKubeconfig } from "./kubeconfig-file.js";
+
+/** How to start a control plane. */
+export interface ControlPlaneOptions {
+  /** Data directory; default a fresh temporary one (removed on stop). */
+  dir?: string;
+  /** Feature gates; default `MutatingAdmissionPolicy=true` when mutatingAdmissionPolicy is on. */
+  featureGates?: Record<string, boolean>;
+  /** `--runtime-config` entries; default serves admissionregistration.k8s.io/v1beta1 when MAP is on. */
+  runtimeConfig?: string[];
+  /** Serve MutatingAdmissionPolicy (gate + v1beta1 API). Default true. */
+  mutatingAdmissionPolicy?: boolean;
+  /** Run kube-controller-manager (GC + namespace controllers). Default true. */
+  controllerManager?: boolean;
+  /** Leave the processes running when this process exits (dev-cluster up). */
+  detached?: boolean;
+  kubeVersion?: string;
+  /** Progress lines (default: silent). */
+  log?: (line: string) => void;
+}
+
+interface StateFile {
+  pids: number[];
+  kubeconfig: string;
+  server: string;
+}
+
+const STATE = "control-plane.json";
+
+/** A running control plane; `stop()` ends every process it started. */
+export class ControlPlane {
+  private stopped = false;
+  private readonly onExit = () => this.killAllSync();
+
+  private constructor(
+    readonly dir: string,
+    readonly server: string,
+    readonly kubeconfigPath: string,
+    readonly certs: ControlPlaneCerts,
+    private readonly children: ChildProcess[],
+    private readonly ownsDir: boolean,
+    readonly admin: KubeClient,
+  ) {}
+
+  /** Starts etcd, kube-apiserver and (by default) kube-controller-manager and waits until ready. */
+  static async start(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+    const log = options.log ?? (() => undefined);
+    const bins = controlPlaneBinaries(options.kubeVersion);
+    const ownsDir = options.dir === undefined;
+    const dir = path.resolve(options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "calico-cp-")));
+    fs.mkdirSync(dir, { recursive: true });
+    await reapStale(dir, log);
+    for (const sub of ["etcd", "apiserver", "logs"]) fs.rmSync(path.join(dir, sub), { recursive: true, force: true });
+    fs.mkdirSync(path.join(dir, "logs"), { recursive: true });
+    const certs = ensureCerts(path.join(dir, "pki"));
+    const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const server = `https://127.0.0.1:${apiPort}`;
+    const children: ChildProcess[] = [];
+    const started = Date.now();
+
+    const launch = (name: string, bin: string, args: string[]): ChildProcess => {
+      const logFd = fs.openSync(path.join(dir, "logs", `${name}.log`), "a");
+      const child = spawn(bin, args, { stdio: ["ignore", logFd, logFd], detached: options.detached ?? false });
+      fs.closeSync(logFd);
+      children.push(child);
+      writeState(dir, { pids: children.map((c) => c.pid ?? 0), kubeconfig: path.join(dir, "kubeconfig"), server });
+      if (options.detached) child.unref();
+      return child;
+    };
+
+    const mapOn = options.mutatingAdmissionPolicy ?? true;
+    const gates = options.featureGates ?? (mapOn ? { MutatingAdmissionPolicy: true } : {});
+    const runtimeConfig = options.runtimeConfig ?? (mapOn ? ["admissionregistration.k8s.io/v1beta1=true"] : []);
+
+    log(`starting etcd on 127.0.0.1:${etcdPort}`);
+    launch("etcd", bins.etcd, [
+      "--name=default",
+      `--data-dir=${path.join(dir, "etcd")}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
+      `--quota-backend-bytes=${8 * 1024 * 1024 * 1024}`,
+      "--unsafe-no-fsync=true",
+      "--log-level=warn",
+    ]);
+
+    log(`starting kube-apiserver on ${server}`);
+    const apiArgs = [
+      `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+      "--bind-address=127.0.0.1",
+      "--advertise-address=127.0.0.1",
+      // A loopback address may not be an Endpoints address; nothing here dials the kubernetes Service.
+      "--endpoint-reconciler-type=none",
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${path.join(dir, "apiserver")}`,
+      `--tls-cert-file=${certs.servingCert}`,
+      `--tls-private-key-file=${certs.servingKey}`,
+      `--client-ca-file=${certs.caCert}`,
+      `--service-account-key-file=${certs.saPub}`,
+      `--service-account-signing-key-file=${certs.saKey}`,
+      `--service-account-issuer=${server}`,
+      "--authorization-mode=RBAC",
+      "--service-cluster-ip-range=10.0.0.0/24",
+      "--allow-privileged=true",
+      "--profiling=false",
+      "--max-requests-inflight=800",
+      "--max-mutating-requests-inflight=400",
+      "--v=1",
+    ];
+    const gateList = Object.entries(gates).map(([k, v]) => `${k}=${v}`);
+    if (gateList.length) apiArgs.push(`--feature-gates=${gateList.join(",")}`);
+    if (runtimeConfig.length) apiArgs.push(`--runtime-config=${runtimeConfig.join(",")}`);
+    launch("kube-apiserver", bins.kubeApiserver, apiArgs);
+
+    const kubeconfigPath = writeKubeconfig(path.join(dir, "kubeconfig"), server, certs.caCert, {
+      clientCertificate: certs.adminCert,
+      clientKey: certs.adminKey,
+    });
+    const admin = new KubeClient({
+      server,
+      ca: fs.readFileSync(certs.caCert),
+      cert: fs.readFileSync(certs.adminCert),
+      key: fs.readFileSync(certs.adminKey),
+      userAgent: "calico-migration-harness",
+    });
+    const cp = new ControlPlane(dir, server, kubeconfigPath, certs, children, ownsDir, admin);
+    if (!options.detached) process.on("exit", cp.onExit);
+    try {
+      await cp.waitReady(120_000);
+      if (options.controllerManager ?? true) {
+        log("starting kube-controller-manager (garbage-collector, namespace)");
+        launch("kube-controller-manager", bins.kubeControllerManager, [
+          `--kubeconfig=${kubeconfigPath}`,
+          "--controllers=garbage-collector-controller,namespace-controller",
+          "--bind-address=127.0.0.1",
+          "--secure-port=0",
+          "--leader-elect=false",
+          "--kube-api-qps=200",
+          "--kube-api-burst=400",
+          "--v=1",
+        ]);
+      }
+      log(`control plane ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    } catch (err) {
+      await cp.stop();
+      throw err;
+    }
+    return cp;
+  }
+
+  /** Environment for a child process that should use this cluster. */
+  get env(): Record<string, string> {
+    return { KUBECONFIG: this.kubeconfigPath };
+  }
+
+  /** Process ids of etcd, kube-apiserver and kube-controller-manager. */
+  get pids(): number[] {
+    return this.children.map((c) => c.pid ?? 0);
+  }
+
+  /**
+   * Writes a kubeconfig for a ServiceAccount (created if missing) with a token from the
+   * TokenRequest API, so code can run with exactly the RBAC granted to it.
+   */
+  async serviceAccountKubeconfig(namespace: string, name: string, expirationSeconds = 86_400): Promise<string> {
+    const ns = { group: "", version: "v1", plural: "namespaces", namespaced: false, kind: "Namespace" };
+    const sa = { group: "", version: "v1", plural: "serviceaccounts", namespaced: true, kind: "ServiceAccount" };
+    for (const [ref, obj] of [
+      [ns, { metadata: { name: namespace } }],
+      [sa, { metadata: { name, namespace } }],
+    ] as const) {
+      try {
+        await this.admin.create(ref, obj);
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err;
+      }
+    }
+    const tr = await this.admin.request<{ status: { token: string } }>(
+      "POST",
+      `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
+      { body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds } } },
+    );
+    const file = path.join(this.dir, `kubeconfig-${namespace}-${name}`);
+    return writeKubeconfig(file, this.server, this.certs.caCert, { token: tr.status.token });
+  }
+
+  /** Stops every process (SIGTERM, then SIGKILL after a grace period) and removes a temporary dir. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    process.off("exit", this.onExit);
+    this.admin.close();
+    // Controller manager and API server first, etcd last.
+    for (const child of [...this.children].reverse()) await stopChild(child);
+    fs.rmSync(path.join(this.dir, STATE), { force: true });
+    if (this.ownsDir) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private killAllSync(): void {
+    for (const child of this.children) {
+      try {
+        if (child.exitCode === null && child.pid) process.kill(child.pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+
+  private async waitReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = "";
+    for (;;) {
+      const dead = this.children.find((c) => c.exitCode !== null);
+      if (dead) throw new Error(`${dead.spawnfile} exited with ${dead.exitCode}; see ${this.dir}/logs:\n${tailLogs(this.dir)}`);
+      try {
+        await this.admin.requestText("GET", "/readyz", { timeoutMs: 5000 });
+        await this.admin.get({ group: "", version: "v1", plural: "namespaces", namespaced: false, kind: "Namespace" }, "default");
+        return;
+      } catch (err) {
+        last = (err as Error).message;
+        if (!isNotFound(err) && Date.now() > deadline) break;
+        if (Date.now() > deadline) break;
+      }
+      await delay(250);
+    }
+    throw new Error(`control plane not ready within ${timeoutMs} ms (${last}); logs in ${this.dir}/logs:\n${tailLogs(this.dir)}`);
+  }
+}
+
+/** Stops a control plane left running in `dir` (dev-cluster down, or a killed harness). */
+export async function stopControlPlaneInDir(dir: string, log: (line: string) => void = () => undefined): Promise<boolean> {
+  return reapStale(path.resolve(dir), log);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timedOut = await Promise.race([exited.then(() => false), delay(10_000).then(() => true)]);
+  if (timedOut) {
+    child.kill("SIGKILL");
+    await exited;
+  }
+}
+
+function writeState(dir: string, state: StateFile): void {
+  fs.writeFileSync(path.join(dir, STATE), JSON.stringify(state));
+}
+
+/** Kills processes recorded in `dir` by an earlier start that did not stop them. */
+async function reapStale(dir: string, log: (line: string) => void): Promise<boolean> {
+  const file = path.join(dir, STATE);
+  if (!fs.existsSync(file)) return false;
+  const state = JSON.parse(fs.readFileSync(file, "utf8")) as StateFile;
+  const ours = state.pids.filter((pid) => pid > 0 && isOurs(pid, dir));
+  if (ours.length) log(`stopping ${ours.length} process(es) left running in ${dir}`);
+  for (const pid of [...ours].reverse()) signal(pid, "SIGTERM");
+  const deadline = Date.now() + 10_000;
+  while (ours.some((pid) => alive(pid)) && Date.now() < deadline) await delay(100);
+  for (const pid of ours) if (alive(pid)) signal(pid, "SIGKILL");
+  while (ours.some((pid) => alive(pid))) await delay(50);
+  fs.rmSync(file, { force: true });
+  return ours.length > 0;
+}
+
+/** A recorded pid is ours only if its command line still names our data directory. */
+function isOurs(pid: number, dir: string): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir);
+  } catch {
+    return false;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !/\) Z /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* gone */
+  }
+}
+
+function tailLogs(dir: string): string {
+  const logs = path.join(dir, "logs");
+  if (!fs.existsSync(logs)) return "";
+  return fs
+    .readdirSync(logs)
+    .map((f) => `--- ${f}\n${fs.readFileSync(path.join(logs, f), "utf8").split("\n").slice(-15).join("\n")}`)
+    .join("\n");
+}
