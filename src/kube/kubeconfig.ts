@@ -1,7 +1,7 @@
 /**
  * Turns a kubeconfig (file, $KUBECONFIG, or in-cluster service account) into a ClientConfig.
  */
-import https from "node:https";
+import type https from "node:https";
 import { KubeConfig } from "@kubernetes/client-node";
 import { KubeClient, type ClientConfig } from "./client.js";
 

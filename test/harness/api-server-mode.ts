@@ -9,7 +9,7 @@ import type { KubeClient } from "../../src/kube/client.js";
 import { Discovery } from "../../src/kube/discovery.js";
 import { isAlreadyExists, isNotFound } from "../../src/kube/errors.js";
 import type { KubeObject } from "../../src/kube/object.js";
-import type { ResourceRef } from "../../src/kube/resource.js";
+import { collectionPath, type ResourceRef } from "../../src/kube/resource.js";
 import { applyAll, CRD_RESOURCE, waitEstablished } from "./apply.js";
 import { eventually } from "./eventually.js";
 import { loadShared, SHARED_FILES } from "./shared-manifests.js";
@@ -88,7 +88,8 @@ export async function installApiServerMode(client: KubeClient, options: ApiServe
   if (options.v3Crds ?? true) {
     const crds = v3Crds();
     await applyAll(client, discovery, crds);
-    await waitEstablished(client, crds.map((c) => c.metadata.name ?? ""));
+    // While the aggregated APIService is registered, v3 requests never reach CRD storage.
+    await waitEstablished(client, crds.map((c) => c.metadata.name ?? ""), { storage: !(options.apiService ?? true) });
   }
   discovery.reset();
   if (options.admissionPolicies ?? true) await applyAll(client, discovery, await calicoAdmissionPolicies(discovery));
@@ -182,13 +183,7 @@ export async function resetApiServerMode(client: KubeClient, options: ApiServerM
     if (!(await discovery.serves(`${V3_GROUP}/v3`, "tiers"))) throw new Error("v3 CRDs not served yet");
   }, { timeoutMs: 30_000, message: "v3 CRDs served after unregistering the APIService" });
   const refs = [...CALICO_KINDS.flatMap((c) => [v1Resource(c), v3Resource(c)]), CLUSTER_INFORMATION_V1, { ...CLUSTER_INFORMATION_V1, group: V3_GROUP, version: "v3" }];
-  for (const ref of refs) {
-    try {
-      await client.request("DELETE", `/apis/${ref.group}/${ref.version}/${ref.plural}`);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-  }
+  for (const ref of refs) await deleteCollection(client, ref);
   for (const ref of [DAEMONSETS, DEPLOYMENTS]) {
     try {
       await client.request("DELETE", `/apis/apps/v1/namespaces/${COMPONENTS_NAMESPACE}/${ref.plural}`);
@@ -214,6 +209,21 @@ async function waitCrdDeletionsFinished(client: KubeClient): Promise<void> {
     const crds = await client.listAll(CRD_RESOURCE);
     if (crds.some((c) => c.metadata.deletionTimestamp)) throw new Error("CRD deletion in progress");
   }, { timeoutMs: 120_000, message: "CRD deletions finished" });
+}
+
+/** Deletes every object of a resource: one deletecollection per namespace for namespaced kinds. */
+async function deleteCollection(client: KubeClient, ref: ResourceRef): Promise<void> {
+  try {
+    if (!ref.namespaced) {
+      await client.request("DELETE", collectionPath(ref));
+      return;
+    }
+    const namespaces = new Set<string>();
+    for await (const item of client.listItems(ref, { metadataOnly: true })) namespaces.add(item.metadata.namespace ?? "");
+    for (const ns of namespaces) await client.request("DELETE", collectionPath(ref, ns));
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
 }
 
 async function createIgnoringExists(client: KubeClient, ref: ResourceRef, obj: KubeObject): Promise<KubeObject> {

@@ -22,14 +22,19 @@ export async function applyAll(client: KubeClient, discovery: Discovery, objects
   }
 }
 
-/** Waits until every named CRD reports Established. */
-export async function waitEstablished(client: KubeClient, names: string[], timeoutMs = 60_000): Promise<void> {
+/** Waits until every named CRD reports Established and (unless storage is false, e.g. for a group an APIService shadows) its storage answers a list. */
+export async function waitEstablished(
+  client: KubeClient,
+  names: string[],
+  { timeoutMs = 60_000, storage = true }: { timeoutMs?: number; storage?: boolean } = {},
+): Promise<void> {
   await eventually(
     async () => {
       for (const name of names) {
         const crd = await client.get(CRD_RESOURCE, name);
         const conds = ((crd.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions) ?? [];
         if (!conds.some((c) => c.type === "Established" && c.status === "True")) throw new Error(`CRD ${name} not Established`);
+        if (!storage) continue;
         // Established comes before the storage is initialised (429 "storage is (re)initializing").
         const spec = crd.spec as { group: string; names: { plural: string }; versions: { name: string; served: boolean }[] };
         const version = spec.versions.find((v) => v.served)?.name ?? "";

@@ -36,7 +36,7 @@ export function ensureCerts(dir: string): ControlPlaneCerts {
     saKey: p("sa.key"),
     saPub: p("sa.pub"),
   };
-  if (Object.values(certs).every((f) => fs.existsSync(f))) return certs;
+  if (Object.values(certs).every((f: string) => fs.existsSync(f))) return certs;
 
   openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "3650",
     "-subj", "/CN=calico-migration-test-ca"], dir);

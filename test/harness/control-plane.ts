@@ -201,6 +201,13 @@ export class ControlPlane {
     return writeKubeconfig(file, this.server, this.certs.caCert, { token: tr.status.token });
   }
 
+  /** Lets a detached control plane outlive this process (dev-cluster up): closes our connections only. */
+  release(): void {
+    this.stopped = true;
+    process.off("exit", this.onExit);
+    this.admin.close();
+  }
+
   /** Stops every process (SIGTERM, then SIGKILL after a grace period) and removes a temporary dir. */
   async stop(): Promise<void> {
     if (this.stopped) return;

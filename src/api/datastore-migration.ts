@@ -1,0 +1,137 @@
+/**
+ * The DatastoreMigration API (migration.projectcalico.org), wire-compatible with Calico's CRD:
+ * types, phases, condition reasons, and the names of annotations and the finalizer.
+ */
+import type { ObjectMeta } from "../kube/object.js";
+import type { ResourceRef } from "../kube/resource.js";
+
+export const MIGRATION_GROUP = "migration.projectcalico.org";
+export const DATASTORE_MIGRATION_CRD = "datastoremigrations.migration.projectcalico.org";
+/** The only CR the controller acts on. */
+export const MIGRATION_NAME = "v1-to-v3";
+/** Served versions, preferred first. */
+export const MIGRATION_VERSIONS = ["v1", "v1beta1"] as const;
+export type MigrationVersion = (typeof MIGRATION_VERSIONS)[number];
+
+/** The DatastoreMigration resource at a served version. */
+export function migrationResource(version: MigrationVersion = "v1"): ResourceRef {
+  return { group: MIGRATION_GROUP, version, plural: "datastoremigrations", namespaced: false, kind: "DatastoreMigration" };
+}
+
+/** spec.type values. */
+export const MigrationType = { APIServerToCRDs: "APIServerToCRDs" } as const;
+export type MigrationType = (typeof MigrationType)[keyof typeof MigrationType];
+
+/** status.phase values (the CRD's enum). */
+export const Phase = {
+  Pending: "Pending",
+  Migrating: "Migrating",
+  WaitingForConflictResolution: "WaitingForConflictResolution",
+  Converged: "Converged",
+  Complete: "Complete",
+  Failed: "Failed",
+} as const;
+export type Phase = (typeof Phase)[keyof typeof Phase];
+export const PHASES: readonly Phase[] = Object.values(Phase);
+
+/** Names this project writes on the CR and on Calico objects. */
+export const Names = {
+  finalizer: "migration.projectcalico.org/v1-crd-cleanup",
+  savedApiService: "migration.projectcalico.org/saved-apiservice",
+  migratedBy: "migration.projectcalico.org/migrated-by",
+  lockedBy: "migration.projectcalico.org/locked-by",
+  /** The user's opt-out of foreign owner-reference remapping ("false"). */
+  remapForeignOwnerReferences: "migration.projectcalico.org/remap-foreign-owner-references",
+  /** resourceVersion of the v3 side recorded at the end of the copy (rollback safety at Converged). */
+  copyResourceVersion: "migration.projectcalico.org/copy-resource-version",
+  /** v1 datastoreReady before this migration locked it ("true" / "false" / "unset"). */
+  v1ReadyBefore: "migration.projectcalico.org/v1-ready-before",
+  calicoMetadata: "projectcalico.org/metadata",
+} as const;
+
+/** Condition types and reasons. */
+export const ConditionType = {
+  Conflict: "Conflict",
+  Failed: "Failed",
+  LockedTooLong: "LockedTooLong",
+  OtherMigrations: "OtherMigrations",
+  AnotherWriter: "AnotherWriter",
+} as const;
+export const ConditionReason = {
+  ResourceMismatch: "ResourceMismatch",
+  ConflictsOmitted: "ConflictsOmitted",
+  MigrationError: "MigrationError",
+} as const;
+
+/** A metav1.Condition. */
+export interface Condition {
+  type: string;
+  status: "True" | "False" | "Unknown";
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+/** Counters of one kind. */
+export interface TypeDetail {
+  kind: string;
+  migrated?: number;
+  skipped?: number;
+  conflicts?: number;
+}
+
+/** status.progress. */
+export interface Progress {
+  totalTypes?: number;
+  completedTypes?: number;
+  typeProgress?: string;
+  currentType?: string;
+  total?: number;
+  migrated?: number;
+  skipped?: number;
+  conflicts?: number;
+  typeDetails?: TypeDetail[];
+}
+
+/** status. */
+export interface DatastoreMigrationStatus {
+  phase?: Phase;
+  message?: string;
+  datastoreLockedAt?: string;
+  startedAt?: string;
+  completedAt?: string;
+  progress?: Progress;
+  conditions?: Condition[];
+}
+
+/** A DatastoreMigration object. */
+export interface DatastoreMigration {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec: { type: string };
+  status?: DatastoreMigrationStatus;
+}
+
+/** Bounds of the v1 schema. */
+export const Limits = {
+  message: 1024,
+  typeProgress: 64,
+  currentType: 253,
+  typeDetails: 128,
+  conditions: 64,
+  conflictConditions: 32,
+} as const;
+
+/** The phase of a CR, treating an empty phase as Pending. */
+export function phaseOf(dm: DatastoreMigration): Phase {
+  return dm.status?.phase ?? Phase.Pending;
+}
+
+/** Truncates a status message to the schema's bound, marking the cut. */
+export function truncateMessage(message: string, max: number = Limits.message): string {
+  if (message.length <= max) return message;
+  const marker = "… (truncated)";
+  return message.slice(0, max - marker.length) + marker;
+}
