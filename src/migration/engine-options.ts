@@ -1,0 +1,32 @@
+/**
+ * What every engine operation needs: the client, the v3 schemas, this migration's uid, and the
+ * tuning and observation hooks.
+ */
+import type { SchemaSet } from "../convert/schema.js";
+import type { KubeClient } from "../kube/client.js";
+import type { Clock } from "../kube/clock.js";
+import type { Logger } from "../kube/logger.js";
+
+/** Outcome of one object, for metrics. */
+export type ObjectOutcome = "migrated" | "skipped" | "conflict" | "error";
+
+/** Engine configuration for one run. */
+export interface EngineOptions {
+  client: KubeClient;
+  /** v3 CRD schemas (from the cluster's CRDs) for normalising specs. */
+  schemas: SchemaSet;
+  /** uid of the DatastoreMigration: recorded in `migrated-by` on everything created. */
+  migrationUid: string;
+  /** Writes in flight at once. Default 16. */
+  concurrency?: number;
+  /** List page size. Default 500. */
+  pageSize?: number;
+  fieldManager?: string;
+  /** Longest time to wait out transitional errors after the APIService is unregistered. Default 90 s. */
+  transitionalBoundMs?: number;
+  clock?: Clock;
+  log?: Logger;
+  signal?: AbortSignal;
+  onOutcome?: (kind: string, outcome: ObjectOutcome) => void;
+  onRetry?: (kind: string) => void;
+}

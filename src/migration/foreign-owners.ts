@@ -1,0 +1,187 @@
+/**
+ * Non-Calico objects owned by Calico objects (a ConfigMap owned by a Tier, …). Their owners' uids
+ * change in the migration, and the garbage collector deletes a dependent whose owner it cannot
+ * find — from the moment the APIService is unregistered. So: scan (metadata only) before the
+ * lock, detach the Calico references before unregistering (the originals are kept on the object
+ * itself), re-attach them to the new v3 owners after the copy, or put the originals back on abort.
+ */
+import { kindByName, isCalicoApiVersion, V1_GROUP, V3_GROUP, v3Resource } from "../calico/kinds.js";
+import type { KubeClient } from "../kube/client.js";
+import type { Discovery } from "../kube/discovery.js";
+import { isForbidden, isNotFound, describeError } from "../kube/errors.js";
+import type { KubeObject, OwnerReference } from "../kube/object.js";
+import type { ResourceRef } from "../kube/resource.js";
+
+/** Annotation holding the original owner references of a detached object. */
+export const DETACHED_ANNOTATION = "migration.projectcalico.org/detached-owner-references";
+/** Label marking detached objects with the migration's uid, so they can be found again. */
+export const DETACHED_LABEL = "migration.projectcalico.org/detached-by";
+
+/** A non-Calico object with at least one Calico owner reference. */
+export interface ForeignDependent {
+  resource: ResourceRef;
+  namespace?: string;
+  name: string;
+  uid: string;
+  ownerReferences: OwnerReference[];
+}
+
+/** Result of a scan. */
+export interface ForeignScan {
+  dependents: ForeignDependent[];
+  /** Resources that could not be listed, with why. */
+  notScanned: { resource: string; reason: string }[];
+  /** Resources listed. */
+  scanned: number;
+}
+
+/** Every listable resource outside the Calico groups, at its group's preferred version. */
+export async function listableResources(discovery: Discovery): Promise<ResourceRef[]> {
+  const out: ResourceRef[] = [];
+  for (const gv of await discovery.groupVersions()) {
+    if (!gv.preferred || gv.group === V3_GROUP || gv.group === V1_GROUP) continue;
+    const apiVersion = gv.group ? `${gv.group}/${gv.version}` : gv.version;
+    let resources;
+    try {
+      resources = await discovery.resourcesFor(apiVersion);
+    } catch {
+      continue; // an unavailable aggregated API: nothing of ours can live there
+    }
+    for (const r of resources ?? []) {
+      if (r.name.includes("/") || !r.verbs.includes("list")) continue;
+      out.push({ group: gv.group, version: gv.version, plural: r.name, namespaced: r.namespaced, kind: r.kind });
+    }
+  }
+  return out;
+}
+
+function resourceName(r: ResourceRef): string {
+  return r.group ? `${r.plural}.${r.group}` : r.plural;
+}
+
+/** Pages through every listable resource (PartialObjectMetadata only) and collects Calico-owned objects. */
+export async function scanForeignDependents(
+  client: KubeClient,
+  discovery: Discovery,
+  options: { pageSize?: number; labelSelector?: string; signal?: AbortSignal } = {},
+): Promise<ForeignScan> {
+  const scan: ForeignScan = { dependents: [], notScanned: [], scanned: 0 };
+  for (const resource of await listableResources(discovery)) {
+    try {
+      for await (const item of client.listItems(resource, { metadataOnly: true, limit: options.pageSize ?? 500, labelSelector: options.labelSelector, signal: options.signal })) {
+        const refs = item.metadata.ownerReferences ?? [];
+        const detached = item.metadata.annotations?.[DETACHED_ANNOTATION];
+        if (refs.some((r) => isCalicoApiVersion(r.apiVersion)) || detached !== undefined) {
+          scan.dependents.push({
+            resource,
+            namespace: item.metadata.namespace,
+            name: item.metadata.name ?? "",
+            uid: item.metadata.uid ?? "",
+            ownerReferences: detached !== undefined ? (JSON.parse(detached) as OwnerReference[]) : refs,
+          });
+        }
+      }
+      scan.scanned++;
+    } catch (err) {
+      if (isNotFound(err)) continue;
+      scan.notScanned.push({ resource: resourceName(resource), reason: isForbidden(err) ? "forbidden" : describeError(err) });
+    }
+  }
+  return scan;
+}
+
+async function patchMeta(client: KubeClient, d: ForeignDependent, metadata: Record<string, unknown>): Promise<void> {
+  await client.patch(d.resource, d.name, { metadata: { uid: d.uid, ...metadata } }, "merge", d.namespace);
+}
+
+/**
+ * Removes the Calico owner references of each dependent, keeping the originals in an annotation
+ * and marking it with the migration's uid. Already-detached objects are left as they are.
+ */
+export async function detachForeignOwners(client: KubeClient, dependents: readonly ForeignDependent[], migrationUid: string): Promise<number> {
+  let n = 0;
+  for (const d of dependents) {
+    let current: KubeObject;
+    try {
+      current = await client.get(d.resource, d.name, d.namespace);
+    } catch (err) {
+      if (isNotFound(err)) continue;
+      throw err;
+    }
+    if (current.metadata.annotations?.[DETACHED_ANNOTATION] !== undefined) continue;
+    const refs = current.metadata.ownerReferences ?? [];
+    if (!refs.some((r) => isCalicoApiVersion(r.apiVersion))) continue;
+    const kept = refs.filter((r) => !isCalicoApiVersion(r.apiVersion));
+    await client.patch(d.resource, d.name, {
+      metadata: {
+        resourceVersion: current.metadata.resourceVersion,
+        ownerReferences: kept.length ? kept : null,
+        annotations: { [DETACHED_ANNOTATION]: JSON.stringify(refs) },
+        labels: { [DETACHED_LABEL]: migrationUid },
+      },
+    }, "merge", d.namespace);
+    n++;
+  }
+  return n;
+}
+
+/** Outcome of re-attaching one dependent. */
+export interface Reattached {
+  resource: string;
+  namespace?: string;
+  name: string;
+  remapped: { kind: string; name: string; from: string; to: string }[];
+  /** Calico owners that do not exist in v3: the reference is dropped so the GC cannot delete the object. */
+  dropped: { kind: string; name: string }[];
+}
+
+/** Points detached dependents at their owners' v3 uids and clears the bookkeeping. */
+export async function reattachForeignOwners(client: KubeClient, discovery: Discovery, migrationUid: string): Promise<Reattached[]> {
+  const scan = await scanForeignDependents(client, discovery, { labelSelector: `${DETACHED_LABEL}=${migrationUid}` });
+  const out: Reattached[] = [];
+  for (const d of scan.dependents) {
+    const result: Reattached = { resource: resourceName(d.resource), namespace: d.namespace, name: d.name, remapped: [], dropped: [] };
+    const refs: OwnerReference[] = [];
+    for (const r of d.ownerReferences) {
+      if (!isCalicoApiVersion(r.apiVersion)) {
+        refs.push(r);
+        continue;
+      }
+      const kind = kindByName(r.kind);
+      let owner: KubeObject | undefined;
+      if (kind) {
+        try {
+          owner = await client.get(v3Resource(kind), r.name, kind.namespaced ? d.namespace : undefined);
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+      }
+      if (!owner?.metadata.uid) {
+        result.dropped.push({ kind: r.kind, name: r.name });
+        continue;
+      }
+      refs.push({ ...r, apiVersion: `${V3_GROUP}/v3`, uid: owner.metadata.uid });
+      result.remapped.push({ kind: r.kind, name: r.name, from: r.uid, to: owner.metadata.uid });
+    }
+    await patchMeta(client, d, {
+      ownerReferences: refs.length ? refs : null,
+      annotations: { [DETACHED_ANNOTATION]: null },
+      labels: { [DETACHED_LABEL]: null },
+    });
+    out.push(result);
+  }
+  return out;
+}
+
+/** On abort: puts every detached dependent's original owner references back exactly. */
+export async function restoreForeignOwners(client: KubeClient, discovery: Discovery, migrationUid: string): Promise<number> {
+  const scan = await scanForeignDependents(client, discovery, { labelSelector: `${DETACHED_LABEL}=${migrationUid}` });
+  for (const d of scan.dependents) {
+    await patchMeta(client, d, {
+      ownerReferences: d.ownerReferences.length ? d.ownerReferences : null,
+      annotations: { [DETACHED_ANNOTATION]: null },
+      labels: { [DETACHED_LABEL]: null },
+    });
+  }
+  return scan.dependents.length;
+}

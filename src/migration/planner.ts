@@ -1,0 +1,166 @@
+/**
+ * The planner: everything that can be known before the lock, in one report — prerequisites,
+ * built-in tier drift, per-kind counts, renames, name collisions, objects that cannot be
+ * converted or that the v3 API would reject, foreign owner references, conflicts where v3
+ * storage is readable, and the locked-window estimate. Shared by `calico-migrate plan` and the
+ * controller's Pending phase; it changes nothing Calico or its users read.
+ */
+import { CALICO_KINDS, V3_GROUP, v1Resource } from "../calico/kinds.js";
+import { convertV1ToV3 } from "../convert/convert.js";
+import { ConversionError } from "../convert/conversion-error.js";
+import { SchemaSet } from "../convert/schema.js";
+import type { KubeClient } from "../kube/client.js";
+import type { Discovery } from "../kube/discovery.js";
+import { objectKey } from "../kube/resource.js";
+import { scanForeignDependents, type ForeignScan } from "./foreign-owners.js";
+import { checkPrerequisites, CRDS, type Prerequisites } from "./prerequisites.js";
+import { runPass } from "./run-kinds.js";
+import { checkTierDrift, tierDriftMessage } from "./tier-drift.js";
+import type { Conflict, Rename } from "./types.js";
+import { prerequisiteFindings, type Finding } from "./findings.js";
+
+/** Validation of converted objects by the API server (see validation.ts); injected to keep the planner testable. */
+export type Validator = (objects: AsyncIterable<import("../convert/convert.js").ConvertedObject>) => Promise<Finding[]>;
+
+/** Options of a plan. */
+export interface PlanOptions {
+  client: KubeClient;
+  discovery: Discovery;
+  pageSize?: number;
+  /** Scan non-Calico objects for Calico owner references (default true). */
+  scanForeignOwners?: boolean;
+  /** Server-side validation of every converted object; omitted = skipped. */
+  validator?: Validator;
+  /** Detect conflicts when v3 storage is readable (default true). */
+  detectConflicts?: boolean;
+  drainSeconds?: number;
+  /** Objects written per second, for the estimate (measured by the benchmark). */
+  writeRate?: number;
+  signal?: AbortSignal;
+}
+
+/** The report. */
+export interface PlanReport {
+  prerequisites: Prerequisites;
+  blockers: Finding[];
+  warnings: Finding[];
+  kinds: { kind: string; count: number }[];
+  total: number;
+  renames: Rename[];
+  foreign: ForeignScan | { skipped: string };
+  /** Conflicts with existing v3 objects, or null when v3 storage is not readable yet. */
+  conflicts: Conflict[] | null;
+  conflictsNote: string;
+  validated: boolean;
+  estimate: { lockedWindowSeconds: number; drainSeconds: number; writeRate: number };
+  durationMs: number;
+}
+
+/** Objects per second the copy sustains on a small control plane (see docs/performance.md). */
+export const DEFAULT_WRITE_RATE = 250;
+
+/** Reads the v3 CRD schemas installed in the cluster. */
+export async function loadSchemas(client: KubeClient): Promise<SchemaSet> {
+  const crds = [];
+  for await (const crd of client.listItems(CRDS)) if ((crd.spec as { group?: string }).group === V3_GROUP) crds.push(crd);
+  return SchemaSet.fromCrds(crds);
+}
+
+/** Builds the plan report. */
+export async function plan(options: PlanOptions): Promise<PlanReport> {
+  const started = Date.now();
+  const { client, discovery } = options;
+  const prerequisites = await checkPrerequisites(client, discovery);
+  const findings: Finding[] = prerequisiteFindings(prerequisites);
+
+  const drift = prerequisites.forbiddenKinds.length ? [] : await checkTierDrift(client);
+  if (drift.length) findings.push({ severity: "blocker", code: "TierDrift", message: tierDriftMessage(drift), fix: "kubectl edit tiers.crd.projectcalico.org <name> and set the values named" });
+
+  const kinds: { kind: string; count: number }[] = [];
+  const renames: Rename[] = [];
+  const canRead = prerequisites.forbiddenKinds.length === 0 && prerequisites.v1Crds.length > 0;
+  if (canRead) {
+    for (const kind of CALICO_KINDS) {
+      const targets = new Map<string, string>();
+      let count = 0;
+      for await (const cr of client.listItems(v1Resource(kind), { limit: options.pageSize ?? 500, signal: options.signal })) {
+        count++;
+        try {
+          const c = convertV1ToV3(kind, cr);
+          const key = objectKey(c.v3.metadata.namespace, c.v3.metadata.name ?? "");
+          if (c.renamedFrom !== undefined) renames.push({ kind: kind.kind, namespace: c.v3.metadata.namespace, from: c.renamedFrom, to: c.v3.metadata.name ?? "" });
+          const other = targets.get(key);
+          if (other !== undefined) {
+            findings.push({
+              severity: "blocker", code: "NameCollision", object: `${kind.kind}/${key}`,
+              message: `${kind.kind} v1 objects "${other}" and "${cr.metadata.name}"${c.v3.metadata.namespace ? ` in namespace ${c.v3.metadata.namespace}` : ""} both become v3 "${c.v3.metadata.name}"`,
+              fix: `delete or rename one of them: kubectl delete ${kind.v1Plural}.crd.projectcalico.org ${cr.metadata.name}${c.v3.metadata.namespace ? ` -n ${c.v3.metadata.namespace}` : ""} (after saving what you need)`,
+            });
+          } else targets.set(key, cr.metadata.name ?? "");
+        } catch (err) {
+          if (!(err instanceof ConversionError)) throw err;
+          findings.push({ severity: "blocker", code: "ConversionError", object: objectKey(cr.metadata.namespace, cr.metadata.name ?? ""), message: err.message, fix: err.message.slice(err.message.indexOf("Fix: ") + 5) });
+        }
+      }
+      kinds.push({ kind: kind.kind, count });
+    }
+  }
+  const total = kinds.reduce((n, k) => n + k.count, 0);
+
+  let foreign: PlanReport["foreign"] = { skipped: "disabled" };
+  if (options.scanForeignOwners ?? true) {
+    foreign = await scanForeignDependents(client, discovery, { pageSize: options.pageSize, signal: options.signal });
+    if (foreign.dependents.length) {
+      findings.push({
+        severity: "warning", code: "ForeignOwnerReferences",
+        message: `${foreign.dependents.length} non-Calico object(s) have Calico owners; the controller detaches their references before unregistering the APIService and points them at the new v3 owners after the copy`,
+        fix: "nothing to do; to opt out, start with --no-remap-foreign-owner-references (the garbage collector would then delete them)",
+      });
+    }
+    if (foreign.notScanned.length) {
+      findings.push({
+        severity: foreign.scanned === 0 ? "blocker" : "warning", code: "ForeignOwnersNotScanned",
+        message: `could not scan ${foreign.notScanned.length} resource(s) for Calico owner references: ${foreign.notScanned.slice(0, 5).map((n) => `${n.resource} (${n.reason})`).join(", ")}${foreign.notScanned.length > 5 ? ", …" : ""}`,
+        fix: "apply the optional ClusterRole (calico-migrate plan --emit-rbac | kubectl apply -f -), or opt out with --no-remap-foreign-owner-references",
+      });
+    }
+  }
+
+  let validated = false;
+  if (options.validator && canRead && !findings.some((f) => f.severity === "blocker" && f.code === "ConversionError")) {
+    findings.push(...(await options.validator(convertedObjects(client, options.pageSize ?? 500, options.signal))));
+    validated = true;
+  }
+
+  let conflicts: Conflict[] | null = null;
+  let conflictsNote = "conflicts with existing v3 objects are checked right after the APIService is unregistered (v3 storage is not readable while it is registered)";
+  const v3Readable = prerequisites.apiService !== "aggregated" && prerequisites.missingV3Crds.length === 0;
+  if ((options.detectConflicts ?? true) && v3Readable && canRead && !findings.some((f) => f.code === "ConversionError")) {
+    const pass = await runPass({ client, schemas: await loadSchemas(client), migrationUid: "", pageSize: options.pageSize, signal: options.signal }, "detect");
+    conflicts = pass.conflicts;
+    conflictsNote = `${conflicts.length} conflict(s) with existing v3 objects`;
+  }
+
+  const drainSeconds = options.drainSeconds ?? 10;
+  const writeRate = options.writeRate ?? DEFAULT_WRITE_RATE;
+  return {
+    prerequisites,
+    blockers: findings.filter((f) => f.severity === "blocker"),
+    warnings: findings.filter((f) => f.severity === "warning"),
+    kinds,
+    total,
+    renames,
+    foreign,
+    conflicts,
+    conflictsNote,
+    validated,
+    estimate: { lockedWindowSeconds: Math.ceil(drainSeconds + 5 + total / writeRate), drainSeconds, writeRate },
+    durationMs: Date.now() - started,
+  };
+}
+
+async function* convertedObjects(client: KubeClient, pageSize: number, signal?: AbortSignal) {
+  for (const kind of CALICO_KINDS) {
+    for await (const cr of client.listItems(v1Resource(kind), { limit: pageSize, signal })) yield convertV1ToV3(kind, cr);
+  }
+}

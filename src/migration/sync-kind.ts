@@ -1,0 +1,214 @@
+/**
+ * One pass over one kind: page through the v1 objects, convert each, and classify it against the
+ * v3 objects listed once beforehand — equal (skipped), different (conflict, never overwritten) or
+ * absent (created, in "copy" and "verify" modes). Calico owner references are pointed at the
+ * owners' new v3 uids before the create, so the garbage collector never sees a stale owner.
+ */
+import { Names } from "../api/datastore-migration.js";
+import { isCalicoApiVersion, v1Resource, v3Resource, type CalicoKind } from "../calico/kinds.js";
+import { convertV1ToV3, type ConvertedObject } from "../convert/convert.js";
+import { specDiff } from "../convert/normalize.js";
+import type { JsonSchema } from "../convert/schema.js";
+import { isAlreadyExists, isNotFound } from "../kube/errors.js";
+import type { KubeObject, OwnerReference } from "../kube/object.js";
+import { objectKey } from "../kube/resource.js";
+import type { EngineOptions } from "./engine-options.js";
+import { forEachConcurrent } from "./pool.js";
+import { specHash } from "./spec-hash.js";
+import { emptyKindResult, type KindResult } from "./types.js";
+import { indexV3, type V3Entry } from "./v3-index.js";
+import { withRetries, type WriteRetryOptions } from "./write-retry.js";
+
+/** detect: classify only; copy: create what is missing; verify: copy, and report v3 objects with no v1 source. */
+export type SyncMode = "detect" | "copy" | "verify";
+
+/** State that spans kinds within one run: owner uid mapping and objects waiting for their owner. */
+export class SyncSession {
+  /** v3-view uid of a v1 object (what references carried) → uid of its v3 object. */
+  readonly uidMap = new Map<string, string>();
+  /** v3-view uids of objects in conflict: their dependents wait. */
+  readonly conflicting = new Set<string>();
+  /** Converted objects whose Calico owner has not been processed yet. */
+  deferred: { converted: ConvertedObject; result: KindResult; schema: JsonSchema; index: Map<string, V3Entry> }[] = [];
+}
+
+/** Runs one pass over a kind. */
+export async function syncKind(
+  opts: EngineOptions,
+  session: SyncSession,
+  kind: CalicoKind,
+  schema: JsonSchema,
+  mode: SyncMode,
+  onPage?: (partial: KindResult) => void,
+): Promise<KindResult> {
+  const started = Date.now();
+  const result = emptyKindResult(kind.kind);
+  const pageSize = opts.pageSize ?? 500;
+  const index = await withRetries(() => indexV3(opts.client, kind, schema, pageSize, opts.signal), retryOptions(opts, result));
+  const seen = new Set<string>();
+  const pages = opts.client.listPages(v1Resource(kind), { limit: pageSize, signal: opts.signal });
+  for await (const page of pages) {
+    const converted = page.items.map((cr) => convertV1ToV3(kind, cr));
+    for (const c of converted) {
+      if (c.renamedFrom !== undefined) result.renames.push({ kind: kind.kind, namespace: c.v3.metadata.namespace, from: c.renamedFrom, to: c.v3.metadata.name ?? "" });
+      seen.add(keyOf(c));
+    }
+    result.total += converted.length;
+    await forEachConcurrent(converted, opts.concurrency ?? 16, (c) => processObject(opts, session, c, result, schema, index, mode, true));
+    onPage?.(result);
+  }
+  if (mode === "verify") {
+    for (const [key, entry] of index) {
+      if (seen.has(key)) continue;
+      const slash = key.indexOf("/");
+      result.extras.push({
+        namespace: slash >= 0 ? key.slice(0, slash) : undefined,
+        name: slash >= 0 ? key.slice(slash + 1) : key,
+        migratedByUs: entry.migratedBy === opts.migrationUid,
+      });
+    }
+  }
+  result.durationMs = Date.now() - started;
+  return result;
+}
+
+/** Processes objects that waited for an owner; with `final`, owners still unknown are treated as missing. */
+export async function drainDeferred(opts: EngineOptions, session: SyncSession, mode: SyncMode, final: boolean): Promise<void> {
+  for (let progress = true; progress && session.deferred.length > 0; ) {
+    const waiting = session.deferred;
+    session.deferred = [];
+    await forEachConcurrent(waiting, opts.concurrency ?? 16, (d) =>
+      processObject(opts, session, d.converted, d.result, d.schema, d.index, mode, !final),
+    );
+    progress = session.deferred.length < waiting.length;
+  }
+}
+
+function keyOf(c: ConvertedObject): string {
+  return objectKey(c.v3.metadata.namespace, c.v3.metadata.name ?? "");
+}
+
+async function processObject(
+  opts: EngineOptions,
+  session: SyncSession,
+  c: ConvertedObject,
+  result: KindResult,
+  schema: JsonSchema,
+  index: Map<string, V3Entry>,
+  mode: SyncMode,
+  mayDefer: boolean,
+): Promise<void> {
+  const kind = c.kind;
+  const key = keyOf(c);
+  const viewUid = c.v3.metadata.uid ?? "";
+  const hash = specHash(kind.kind, c.v3.spec, schema);
+  const existing = index.get(key);
+  if (existing) {
+    await classifyExisting(opts, session, c, result, schema, existing, hash);
+    return;
+  }
+  if (mode === "detect") return;
+
+  const refs = c.v3.metadata.ownerReferences ?? [];
+  const calicoRefs = refs.filter((r) => isCalicoApiVersion(r.apiVersion));
+  if (calicoRefs.some((r) => session.conflicting.has(r.uid))) {
+    session.conflicting.add(viewUid);
+    result.conflicts.push({
+      kind: kind.kind, namespace: c.v3.metadata.namespace, name: c.v3.metadata.name ?? "", diffs: [],
+      reason: "its Calico owner is in conflict; it is created once the owner's conflict is resolved",
+    });
+    return;
+  }
+  if (mayDefer && calicoRefs.some((r) => !session.uidMap.has(r.uid))) {
+    session.deferred.push({ converted: c, result, schema, index });
+    return;
+  }
+  const ownerReferences: OwnerReference[] = [];
+  for (const r of refs) {
+    if (!isCalicoApiVersion(r.apiVersion)) {
+      ownerReferences.push(r);
+      continue;
+    }
+    const uid = session.uidMap.get(r.uid);
+    if (uid) ownerReferences.push({ ...r, uid });
+    else result.droppedOwnerReferences.push({ kind: kind.kind, namespace: c.v3.metadata.namespace, name: c.v3.metadata.name ?? "", owner: { kind: r.kind, name: r.name, uid: r.uid } });
+  }
+  const body = createBody(c, ownerReferences, opts.migrationUid);
+  try {
+    const created = await withRetries(
+      () => opts.client.create(v3Resource(kind), body, { fieldManager: opts.fieldManager ?? "calico-datastore-migration", signal: opts.signal }),
+      retryOptions(opts, result),
+    );
+    session.uidMap.set(viewUid, created.metadata.uid ?? "");
+    index.set(key, { uid: created.metadata.uid ?? "", hash, migratedBy: opts.migrationUid });
+    result.migrated++;
+    opts.onOutcome?.(kind.kind, "migrated");
+  } catch (err) {
+    if (!isAlreadyExists(err)) {
+      opts.onOutcome?.(kind.kind, "error");
+      throw new Error(`creating ${kind.kind} ${key}: ${(err as Error).message}`, { cause: err });
+    }
+    // Created meanwhile (an earlier run that crashed after the create, or a user): read back and classify.
+    const current = await withRetries(() => opts.client.get(v3Resource(kind), c.v3.metadata.name ?? "", c.v3.metadata.namespace), retryOptions(opts, result));
+    const entry = { uid: current.metadata.uid ?? "", hash: specHash(kind.kind, current.spec, schema), migratedBy: current.metadata.annotations?.[Names.migratedBy] };
+    index.set(key, entry);
+    await classifyExisting(opts, session, c, result, schema, entry, hash, current);
+  }
+}
+
+async function classifyExisting(
+  opts: EngineOptions,
+  session: SyncSession,
+  c: ConvertedObject,
+  result: KindResult,
+  schema: JsonSchema,
+  existing: V3Entry,
+  hash: string,
+  current?: KubeObject,
+): Promise<void> {
+  const viewUid = c.v3.metadata.uid ?? "";
+  if (existing.hash === hash) {
+    session.uidMap.set(viewUid, existing.uid);
+    result.skipped++;
+    opts.onOutcome?.(c.kind.kind, "skipped");
+    return;
+  }
+  session.conflicting.add(viewUid);
+  let v3Spec = current?.spec;
+  if (v3Spec === undefined) {
+    try {
+      v3Spec = (await withRetries(() => opts.client.get(v3Resource(c.kind), c.v3.metadata.name ?? "", c.v3.metadata.namespace), retryOptions(opts, result))).spec;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+  result.conflicts.push({
+    kind: c.kind.kind,
+    namespace: c.v3.metadata.namespace,
+    name: c.v3.metadata.name ?? "",
+    diffs: specDiff(c.kind.kind, c.v3.spec, v3Spec ?? {}, schema),
+  });
+  opts.onOutcome?.(c.kind.kind, "conflict");
+}
+
+function createBody(c: ConvertedObject, ownerReferences: OwnerReference[], migrationUid: string): KubeObject {
+  const m = c.v3.metadata;
+  const metadata: KubeObject["metadata"] = {
+    name: m.name,
+    annotations: { ...(m.annotations ?? {}), [Names.migratedBy]: migrationUid },
+  };
+  if (m.namespace) metadata.namespace = m.namespace;
+  if (m.labels && Object.keys(m.labels).length) metadata.labels = m.labels;
+  if (ownerReferences.length) metadata.ownerReferences = ownerReferences;
+  return { apiVersion: c.v3.apiVersion, kind: c.v3.kind, metadata, spec: c.v3.spec };
+}
+
+function retryOptions(opts: EngineOptions, result: KindResult): WriteRetryOptions {
+  return {
+    clock: opts.clock,
+    signal: opts.signal,
+    transitionalBoundMs: opts.transitionalBoundMs,
+    onRetry: () => opts.onRetry?.(result.kind),
+    onTransitional: (ms) => (result.transitionalRetryMs += ms),
+  };
+}
