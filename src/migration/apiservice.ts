@@ -3,7 +3,7 @@
  * can restore it exactly) and restored so that it stays (not replaced by an automanaged one).
  */
 import type { KubeClient } from "../kube/client.js";
-import { isAlreadyExists, isNotFound } from "../kube/errors.js";
+import { isAlreadyExists, isConflict, isNotFound } from "../kube/errors.js";
 import type { KubeObject } from "../kube/object.js";
 import type { ResourceRef } from "../kube/resource.js";
 
@@ -71,21 +71,24 @@ export async function restoreApiService(client: KubeClient, saved: string | unde
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
-    if (existing && !isAutomanaged(existing)) return attempt === 0 ? "present" : "restored";
-    if (existing) {
-      try {
-        await client.delete(APISERVICE, APISERVICE_NAME, undefined, { uid: existing.metadata.uid });
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-    }
     try {
-      await client.create(APISERVICE, obj);
+      if (!existing) {
+        await client.create(APISERVICE, obj);
+        return "restored";
+      }
+      if (!isAutomanaged(existing)) return attempt === 0 ? "present" : "restored";
+      // Taking over the automanaged object in one update (label gone, service set) leaves
+      // Kubernetes' autoregister controller nothing to reclaim; delete + create would race it.
+      const labels = { ...(existing.metadata.labels ?? {}) };
+      delete labels[AUTOMANAGED_LABEL];
+      await client.update(APISERVICE, {
+        ...obj,
+        metadata: { ...obj.metadata, labels, resourceVersion: existing.metadata.resourceVersion },
+      });
       return "restored";
     } catch (err) {
-      // The autoregister controller can win the race and re-create its own: go round again.
-      if (!isAlreadyExists(err)) throw err;
+      if (!isAlreadyExists(err) && !isConflict(err)) throw err;
     }
   }
-  throw new Error(`restoring APIService ${APISERVICE_NAME}: Kubernetes kept re-creating an automanaged one`);
+  throw new Error(`restoring APIService ${APISERVICE_NAME}: it kept changing under us`);
 }

@@ -108,16 +108,16 @@ export async function detachForeignOwners(client: KubeClient, dependents: readon
       if (isNotFound(err)) continue;
       throw err;
     }
-    if (current.metadata.annotations?.[DETACHED_ANNOTATION] !== undefined) continue;
     const refs = current.metadata.ownerReferences ?? [];
     if (!refs.some((r) => isCalicoApiVersion(r.apiVersion))) continue;
     const kept = refs.filter((r) => !isCalicoApiVersion(r.apiVersion));
+    // The originals are recorded once; a re-attached object keeps them until Complete or abort.
+    const recorded = current.metadata.annotations?.[DETACHED_ANNOTATION] !== undefined;
     await client.patch(d.resource, d.name, {
       metadata: {
         resourceVersion: current.metadata.resourceVersion,
         ownerReferences: kept.length ? kept : null,
-        annotations: { [DETACHED_ANNOTATION]: JSON.stringify(refs) },
-        labels: { [DETACHED_LABEL]: migrationUid },
+        ...(recorded ? {} : { annotations: { [DETACHED_ANNOTATION]: JSON.stringify(refs) }, labels: { [DETACHED_LABEL]: migrationUid } }),
       },
     }, "merge", d.namespace);
     n++;
@@ -135,7 +135,7 @@ export interface Reattached {
   dropped: { kind: string; name: string }[];
 }
 
-/** Points detached dependents at their owners' v3 uids and clears the bookkeeping. */
+/** Points detached dependents at their owners' v3 uids; the originals stay recorded until Complete or abort. */
 export async function reattachForeignOwners(client: KubeClient, discovery: Discovery, migrationUid: string): Promise<Reattached[]> {
   const scan = await scanForeignDependents(client, discovery, { labelSelector: `${DETACHED_LABEL}=${migrationUid}` });
   const out: Reattached[] = [];
@@ -163,11 +163,7 @@ export async function reattachForeignOwners(client: KubeClient, discovery: Disco
       refs.push({ ...r, apiVersion: `${V3_GROUP}/v3`, uid: owner.metadata.uid });
       result.remapped.push({ kind: r.kind, name: r.name, from: r.uid, to: owner.metadata.uid });
     }
-    await patchMeta(client, d, {
-      ownerReferences: refs.length ? refs : null,
-      annotations: { [DETACHED_ANNOTATION]: null },
-      labels: { [DETACHED_LABEL]: null },
-    });
+    await patchMeta(client, d, { ownerReferences: refs.length ? refs : null });
     out.push(result);
   }
   return out;
@@ -183,5 +179,18 @@ export async function restoreForeignOwners(client: KubeClient, discovery: Discov
       labels: { [DETACHED_LABEL]: null },
     });
   }
+  return scan.dependents.length;
+}
+
+/** Before an abort deletes v3 owners: every recorded dependent loses its Calico references again. */
+export async function redetachForeignOwners(client: KubeClient, discovery: Discovery, migrationUid: string): Promise<number> {
+  const scan = await scanForeignDependents(client, discovery, { labelSelector: `${DETACHED_LABEL}=${migrationUid}` });
+  return detachForeignOwners(client, scan.dependents, migrationUid);
+}
+
+/** At Complete: the recorded originals are no longer needed. */
+export async function forgetForeignOriginals(client: KubeClient, discovery: Discovery, migrationUid: string): Promise<number> {
+  const scan = await scanForeignDependents(client, discovery, { labelSelector: `${DETACHED_LABEL}=${migrationUid}` });
+  for (const d of scan.dependents) await patchMeta(client, d, { annotations: { [DETACHED_ANNOTATION]: null }, labels: { [DETACHED_LABEL]: null } });
   return scan.dependents.length;
 }

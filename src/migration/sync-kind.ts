@@ -7,7 +7,7 @@
 import { Names } from "../api/datastore-migration.js";
 import { isCalicoApiVersion, v1Resource, v3Resource, type CalicoKind } from "../calico/kinds.js";
 import { convertV1ToV3, type ConvertedObject } from "../convert/convert.js";
-import { specDiff } from "../convert/normalize.js";
+import { pruneSpec, specDiff } from "../convert/normalize.js";
 import type { JsonSchema } from "../convert/schema.js";
 import { isAlreadyExists, isNotFound } from "../kube/errors.js";
 import type { KubeObject, OwnerReference } from "../kube/object.js";
@@ -133,7 +133,7 @@ async function processObject(
     if (uid) ownerReferences.push({ ...r, uid });
     else result.droppedOwnerReferences.push({ kind: kind.kind, namespace: c.v3.metadata.namespace, name: c.v3.metadata.name ?? "", owner: { kind: r.kind, name: r.name, uid: r.uid } });
   }
-  const body = createBody(c, ownerReferences, opts.migrationUid);
+  const body = createBody(c, ownerReferences, opts.migrationUid, schema);
   try {
     const created = await withRetries(
       () => opts.client.create(v3Resource(kind), body, { fieldManager: opts.fieldManager ?? "calico-datastore-migration", signal: opts.signal }),
@@ -191,7 +191,7 @@ async function classifyExisting(
   opts.onOutcome?.(c.kind.kind, "conflict");
 }
 
-function createBody(c: ConvertedObject, ownerReferences: OwnerReference[], migrationUid: string): KubeObject {
+function createBody(c: ConvertedObject, ownerReferences: OwnerReference[], migrationUid: string, schema: JsonSchema): KubeObject {
   const m = c.v3.metadata;
   const metadata: KubeObject["metadata"] = {
     name: m.name,
@@ -200,7 +200,8 @@ function createBody(c: ConvertedObject, ownerReferences: OwnerReference[], migra
   if (m.namespace) metadata.namespace = m.namespace;
   if (m.labels && Object.keys(m.labels).length) metadata.labels = m.labels;
   if (ownerReferences.length) metadata.ownerReferences = ownerReferences;
-  return { apiVersion: c.v3.apiVersion, kind: c.v3.kind, metadata, spec: c.v3.spec };
+  // Fields the v3 schema does not know (legacy IPPool ipip, …) are dropped, as the API server would.
+  return { apiVersion: c.v3.apiVersion, kind: c.v3.kind, metadata, spec: pruneSpec(c.v3.spec, schema) };
 }
 
 function retryOptions(opts: EngineOptions, result: KindResult): WriteRetryOptions {

@@ -12,6 +12,7 @@ import type { KubeObject } from "../../src/kube/object.js";
 import { collectionPath, type ResourceRef } from "../../src/kube/resource.js";
 import { applyAll, CRD_RESOURCE, waitEstablished } from "./apply.js";
 import { eventually } from "./eventually.js";
+import { restoreApiService, savedForm } from "../../src/migration/apiservice.js";
 import { loadShared, SHARED_FILES } from "./shared-manifests.js";
 
 export const APISERVICE: ResourceRef = {
@@ -100,29 +101,8 @@ export async function installApiServerMode(client: KubeClient, options: ApiServe
 
 /** Registers (or restores) the aggregated APIService as a user-managed one. */
 export async function registerApiService(client: KubeClient): Promise<void> {
-  const svc = aggregatedApiService();
-  try {
-    const existing = await client.get(APISERVICE, APISERVICE_NAME);
-    if (existing.metadata.labels?.["kube-aggregator.kubernetes.io/automanaged"]) {
-      await client.delete(APISERVICE, APISERVICE_NAME);
-    } else {
-      return;
-    }
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-  await eventually(async () => {
-    try {
-      await client.create(APISERVICE, svc);
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-      const existing = await client.get(APISERVICE, APISERVICE_NAME);
-      if (existing.metadata.labels?.["kube-aggregator.kubernetes.io/automanaged"]) {
-        await client.delete(APISERVICE, APISERVICE_NAME);
-        throw new Error("automanaged APIService re-created; retrying");
-      }
-    }
-  }, { timeoutMs: 30_000, message: "register aggregated APIService" });
+  const result = await restoreApiService(client, savedForm(aggregatedApiService()));
+  void result;
 }
 
 /** The v1 ClusterInformation `default`, ready, as calico-node creates it. */

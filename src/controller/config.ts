@@ -1,0 +1,40 @@
+/**
+ * Controller configuration (the `calico-migrate controller` flags) with Calico's defaults.
+ */
+
+/** Controller settings; durations in milliseconds. */
+export interface ControllerConfig {
+  drainPeriodMs: number;
+  pollIntervalMs: number;
+  workers: number;
+  leaderElect: boolean;
+  /** The controller's own namespace (Lease, report). */
+  namespace: string;
+  lockedWarningMs: number;
+  /** Where calico-node & co. run; undefined = calico-system if calico-node is there, else kube-system. */
+  componentsNamespace?: string;
+  metricsBindAddress: string;
+  healthProbeBindAddress: string;
+  /** Writes in flight during the copy. */
+  copyConcurrency: number;
+  /** Run the server-side validation in Pending (default true). */
+  validate: boolean;
+  /** How often the full plan may run again while blocked in Pending. */
+  fullPlanIntervalMs: number;
+}
+
+/** Calico's defaults: 10 s drain, 10 s poll; ours for the rest. */
+export const DEFAULT_CONFIG: ControllerConfig = Object.freeze({
+  drainPeriodMs: 10_000,
+  pollIntervalMs: 10_000,
+  workers: 1,
+  leaderElect: false,
+  namespace: "calico-datastore-migration",
+  lockedWarningMs: 5 * 60_000,
+  componentsNamespace: undefined,
+  metricsBindAddress: ":8080",
+  healthProbeBindAddress: ":8081",
+  copyConcurrency: 16,
+  validate: true,
+  fullPlanIntervalMs: 60_000,
+});

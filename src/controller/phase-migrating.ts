@@ -1,0 +1,129 @@
+/**
+ * Migrating: re-take both locks (idempotent, we may have resumed here), copy every kind with live
+ * progress, verify with fresh lists of both sides, re-attach foreign owner references, then unlock
+ * v3 (Converged) or wait for conflicts to be resolved.
+ */
+import { Names, Phase, type DatastoreMigration, type Progress, type TypeDetail } from "../api/datastore-migration.js";
+import { CALICO_KINDS, CLUSTER_INFORMATION_V3 } from "../calico/kinds.js";
+import { saveAndDeleteApiService } from "../migration/apiservice.js";
+import { lockV1, lockV3, unlockV3 } from "../migration/datastore-lock.js";
+import { reattachForeignOwners } from "../migration/foreign-owners.js";
+import { loadSchemas } from "../migration/planner.js";
+import { runPass, type PassResult } from "../migration/run-kinds.js";
+import type { KindResult } from "../migration/types.js";
+import { withConflicts } from "./conditions.js";
+import { nowIso, patchMetadata, writeStatus, type ControllerContext } from "./context.js";
+import { engineOptions, remapForeignEnabled } from "./engine.js";
+import { lockedWindowCheck } from "./locked-window.js";
+import { done, requeueAfter, type Result } from "./outcome.js";
+import { saveReport } from "./report-builder.js";
+
+/** Ensures the aggregated APIService is gone (an operator may have re-created it); Event when it was back. */
+export async function ensureApiServiceGone(ctx: ControllerContext, dm: DatastoreMigration): Promise<DatastoreMigration> {
+  const saved = dm.metadata.annotations?.[Names.savedApiService];
+  const r = await saveAndDeleteApiService(ctx.client, Boolean(saved), async (json) => {
+    dm = await patchMetadata(ctx, dm, { annotations: { [Names.savedApiService]: json } });
+  });
+  if (r === "deleted") {
+    ctx.discovery.reset();
+    await ctx.events.record(dm, "Warning", "APIServiceRecreated", "the aggregated APIService v3.projectcalico.org was registered again during the migration and has been unregistered; stop whatever re-creates it (e.g. the operator's APIServer resource or a GitOps sync)");
+  }
+  return dm;
+}
+
+function progressOf(results: readonly KindResult[], current: string, completed: number): Progress {
+  const typeDetails: TypeDetail[] = results.map((r) => ({ kind: r.kind, migrated: r.migrated, skipped: r.skipped, conflicts: r.conflicts.length }));
+  const sum = (f: (r: KindResult) => number) => results.reduce((n, r) => n + f(r), 0);
+  const migrated = sum((r) => r.migrated);
+  const skipped = sum((r) => r.skipped);
+  const conflicts = sum((r) => r.conflicts.length);
+  return {
+    totalTypes: CALICO_KINDS.length,
+    completedTypes: completed,
+    typeProgress: `${completed} / ${CALICO_KINDS.length}`,
+    currentType: current,
+    total: migrated + skipped + conflicts,
+    migrated,
+    skipped,
+    conflicts,
+    typeDetails,
+  };
+}
+
+/** Handles phase Migrating. */
+export async function handleMigrating(ctx: ControllerContext, dm: DatastoreMigration): Promise<Result> {
+  const uid = dm.metadata.uid ?? "";
+  if (dm.status?.message !== "Migrating resources") dm = await writeStatus(ctx, dm, (s) => (s.message = "Migrating resources"));
+  // 1. v1 lock first, in case we resumed here without Pending having taken it.
+  await lockV1(ctx.client, uid);
+  // 2. The APIService must be gone before v3 ClusterInformation can be written to CRD storage.
+  dm = await ensureApiServiceGone(ctx, dm);
+  // 3. Lock v3: components switching early must not see a half-copied datastore.
+  await lockV3(ctx.client, uid);
+
+  const schemas = await loadSchemas(ctx.client);
+  const opts = engineOptions(ctx, dm, schemas);
+  const results: KindResult[] = [];
+  let lastWrite = 0;
+  const copy: PassResult = await runPass(opts, "copy", {
+    onKindStart: async (kind, i) => {
+      dm = await writeStatus(ctx, dm, (s) => (s.progress = progressOf(results, kind.kind, i))).catch((err: unknown) => {
+        ctx.log.warn({ err: (err as Error).message }, "progress status write failed");
+        return dm;
+      });
+      lastWrite = ctx.clock.now();
+    },
+    onKindDone: (result) => {
+      results.push(result);
+      ctx.metrics.typeDuration.observe({ kind: result.kind }, result.durationMs / 1000);
+    },
+    onPage: (partial) => {
+      // Live counters within a large kind, at most once a second.
+      if (ctx.clock.now() - lastWrite < 1000) return;
+      lastWrite = ctx.clock.now();
+      void writeStatus(ctx, dm, (s) => (s.progress = progressOf([...results, partial], partial.kind, results.length)))
+        .then((u) => (dm = u))
+        .catch(() => undefined);
+    },
+  });
+  dm = await writeStatus(ctx, dm, (s) => (s.progress = progressOf(copy.kinds, "", CALICO_KINDS.length)));
+
+  // 4. Verification with fresh lists of both sides: nothing is waved through on the copy's counters.
+  const verify = await runPass(opts, "verify");
+  const recreated = verify.kinds.reduce((n, r) => n + r.migrated, 0);
+  const extras = verify.kinds.flatMap((r) => r.extras.map((e) => ({ kind: r.kind, ...e })));
+  const verifyMsg = `verification: ${verify.total} v1 objects, ${verify.kinds.reduce((n, r) => n + r.skipped, 0)} equal in v3, ${recreated} re-created, ${verify.conflicts.length} conflicts, ${extras.length} v3 objects without a v1 source`;
+  await ctx.events.record(dm, recreated || verify.conflicts.length || extras.length ? "Warning" : "Normal", "Verified", verifyMsg);
+
+  // 5. Foreign dependents now point at their new v3 owners.
+  const reattached = remapForeignEnabled(dm) ? await reattachForeignOwners(ctx.client, ctx.discovery, uid) : [];
+  await saveReport(ctx, dm, { copy, verify, reattached });
+  await lockedWindowCheck(ctx, dm);
+
+  if (verify.conflicts.length) {
+    const n = verify.conflicts.length;
+    await writeStatus(ctx, dm, (s) => {
+      s.phase = Phase.WaitingForConflictResolution;
+      s.message = `Datastore is locked: resolve ${n} resource conflicts to let the migration continue`;
+      s.conditions = withConflicts(s.conditions, verify.conflicts, nowIso(ctx));
+      if (s.progress) s.progress.conflicts = n;
+    });
+    await ctx.events.record(dm, "Warning", "ConflictsFound", `${n} v3 object(s) differ from their v1 source; run: calico-migrate conflicts`);
+    return requeueAfter(ctx.config.pollIntervalMs);
+  }
+
+  // 6. Unlock v3 and remember where v3 storage stood, for the rollback-safety check at Converged.
+  await unlockV3(ctx.client);
+  const ci = await ctx.client.get(CLUSTER_INFORMATION_V3, "default");
+  dm = await patchMetadata(ctx, dm, { annotations: { [Names.copyResourceVersion]: ci.metadata.resourceVersion ?? "" } });
+  await writeStatus(ctx, dm, (s) => {
+    s.phase = Phase.Converged;
+    s.message = "Waiting for components to switch to v3 API group";
+    s.conditions = withConflicts(s.conditions, [], nowIso(ctx));
+    if (s.progress) s.progress.migrated = (s.progress.migrated ?? 0) + recreated;
+  });
+  const started = Date.parse(dm.status?.startedAt ?? "");
+  if (!Number.isNaN(started)) ctx.metrics.duration.observe((ctx.clock.now() - started) / 1000);
+  await ctx.events.record(dm, "Normal", "Converged", `all resources migrated; v3 datastore unlocked (${verifyMsg})`);
+  return done;
+}

@@ -1,0 +1,143 @@
+/**
+ * Pending: prerequisites and the full plan until nothing blocks (the cluster stays unlocked and
+ * the message names the fix), then lock v1, drain, detach foreign owner references, unregister
+ * the APIService and look for conflicts in v3 CRD storage. Each step is safe to run again after a
+ * crash; on re-entry (datastoreLockedAt set) the checks are not run again inside the locked window.
+ */
+import { Names, Phase, type DatastoreMigration } from "../api/datastore-migration.js";
+import { CALICO_KINDS, v1Resource, V1_GROUP } from "../calico/kinds.js";
+import { saveAndDeleteApiService } from "../migration/apiservice.js";
+import { lockV1 } from "../migration/datastore-lock.js";
+import { detachForeignOwners, scanForeignDependents } from "../migration/foreign-owners.js";
+import { loadSchemas, plan } from "../migration/planner.js";
+import { crdNames } from "../migration/prerequisites.js";
+import { runPass } from "../migration/run-kinds.js";
+import { TIER_DRIFT_PREFIX } from "../migration/tier-drift.js";
+import { withConflicts } from "./conditions.js";
+import { nowIso, patchMetadata, setMessage, writeStatus, type ControllerContext } from "./context.js";
+import { engineOptions, remapForeignEnabled } from "./engine.js";
+import { done, requeueAfter, TerminalError, type Result } from "./outcome.js";
+import { makeValidator } from "./validation-hook.js";
+
+/** Handles phase Pending (and the empty phase). */
+export async function handlePending(ctx: ControllerContext, dm: DatastoreMigration): Promise<Result> {
+  // 1. Nothing to migrate: Failed before any finalizer, so deleting the CR never touches v3 data.
+  if ((await crdNames(ctx.client, V1_GROUP)).length === 0) {
+    throw new TerminalError("no v1 CRDs (crd.projectcalico.org) found - nothing to migrate");
+  }
+  // 2. The finalizer guards every later step.
+  if (!dm.metadata.finalizers?.includes(Names.finalizer)) {
+    dm = await patchMetadata(ctx, dm, { finalizers: [...(dm.metadata.finalizers ?? []), Names.finalizer] });
+  }
+  if (!dm.status?.phase) dm = await writeStatus(ctx, dm, (s) => (s.phase = Phase.Pending));
+
+  // 3. Checks, only while unlocked.
+  if (!dm.status?.datastoreLockedAt) {
+    const blocked = await blockers(ctx, dm);
+    if (blocked) {
+      await setMessage(ctx, dm, blocked);
+      return requeueAfter(ctx.config.pollIntervalMs);
+    }
+    await lockV1(ctx.client, dm.metadata.uid ?? "");
+    dm = await writeStatus(ctx, dm, (s) => {
+      s.datastoreLockedAt = nowIso(ctx);
+      s.message = "Waiting for in-flight datastore writes to drain";
+    });
+    await ctx.events.record(dm, "Normal", "DatastoreLocked", "v1 datastore locked (datastoreReady=false); draining in-flight writes");
+  }
+
+  // 4. Drain: components see datastoreReady=false and stop writing.
+  const lockedAt = Date.parse(dm.status?.datastoreLockedAt ?? "");
+  const remaining = ctx.config.drainPeriodMs - (ctx.clock.now() - lockedAt);
+  if (remaining > 0) return requeueAfter(remaining);
+
+  // 5. Lock v1 again: we may have resumed here after a crash, or after WaitingForConflictResolution.
+  await lockV1(ctx.client, dm.metadata.uid ?? "");
+
+  // 6. Foreign dependents lose their Calico owners from the GC's view once the APIService goes.
+  if (remapForeignEnabled(dm)) {
+    const scan = await scanForeignDependents(ctx.client, ctx.discovery);
+    const detached = await detachForeignOwners(ctx.client, scan.dependents, dm.metadata.uid ?? "");
+    if (detached) await ctx.events.record(dm, "Normal", "ForeignOwnersDetached", `detached Calico owner references from ${detached} non-Calico object(s); they are re-attached to the v3 owners after the copy`);
+  }
+
+  // 7. Unregister the aggregated APIService (saved first, for an abort).
+  const saved = dm.metadata.annotations?.[Names.savedApiService];
+  const r = await saveAndDeleteApiService(ctx.client, Boolean(saved), async (json) => {
+    dm = await patchMetadata(ctx, dm, { annotations: { [Names.savedApiService]: json } });
+  });
+  if (r === "deleted") {
+    ctx.discovery.reset();
+    await ctx.events.record(dm, "Normal", "APIServiceUnregistered", "aggregated APIService v3.projectcalico.org unregistered; projectcalico.org/v3 is now served by the CRDs");
+  }
+
+  // 8. Conflicts, read from v3 CRD storage (never through the aggregated API).
+  const pass = await runPass(engineOptions(ctx, dm, await loadSchemas(ctx.client)), "detect");
+  if (pass.conflicts.length) {
+    const n = pass.conflicts.length;
+    await writeStatus(ctx, dm, (s) => {
+      s.phase = Phase.WaitingForConflictResolution;
+      s.message = `Datastore is locked: resolve ${n} resource conflicts to let the migration continue`;
+      s.conditions = withConflicts(s.conditions, pass.conflicts, nowIso(ctx));
+    });
+    await ctx.events.record(dm, "Warning", "ConflictsFound", `${n} v3 object(s) exist with a different spec; run: calico-migrate conflicts`);
+    return requeueAfter(ctx.config.pollIntervalMs);
+  }
+  await writeStatus(ctx, dm, (s) => {
+    s.phase = Phase.Migrating;
+    s.startedAt = nowIso(ctx);
+    s.message = "Migrating resources";
+  });
+  await ctx.events.record(dm, "Normal", "Migrating", "copying Calico resources from crd.projectcalico.org/v1 to projectcalico.org/v3");
+  return done;
+}
+
+/**
+ * The first blocking problem as a status message, or undefined. Cheap checks run every poll;
+ * the full plan (conversion, collisions, server-side validation, foreign references) runs when
+ * v1 objects changed or at most once per fullPlanInterval.
+ */
+async function blockers(ctx: ControllerContext, dm: DatastoreMigration): Promise<string | undefined> {
+  const fingerprint = await v1Fingerprint(ctx);
+  const last = ctx.state.lastFullPlan;
+  if (last && (last.fingerprint === fingerprint || ctx.clock.now() - last.at < ctx.config.fullPlanIntervalMs)) {
+    return last.blockers.length ? last.blockers.join("; ") : undefined;
+  }
+  const report = await plan({
+    client: ctx.client,
+    discovery: ctx.discovery,
+    scanForeignOwners: remapForeignEnabled(dm),
+    detectConflicts: false,
+    validator: ctx.config.validate ? makeValidator(ctx) : undefined,
+    drainSeconds: ctx.config.drainPeriodMs / 1000,
+  });
+  const messages = report.blockers.map((b) => {
+    if (b.code === "RbacMissing") return "Waiting for migration RBAC permissions";
+    if (b.code === "TierDrift") return b.message;
+    return `${b.message}. Fix: ${b.fix}`;
+  });
+  if (messages.length > 1) messages.splice(1, messages.length - 1, `and ${messages.length - 1} more problem(s): run calico-migrate plan`);
+  // A cheap-check blocker (RBAC, CRDs) must be re-checked every poll, so only a clean or
+  // object-level result is remembered.
+  const cheap = report.blockers.some((b) => ["RbacMissing", "MissingV3Crds", "NoClusterInformation", "MutatingAdmissionPolicyNotServed", "AdmissionPoliciesMissing", "TierDrift"].includes(b.code));
+  ctx.state.lastFullPlan = cheap ? undefined : { at: ctx.clock.now(), fingerprint, blockers: messages };
+  if (!messages.length && dm.status?.message?.startsWith(TIER_DRIFT_PREFIX)) await setMessage(ctx, dm, "Prerequisites met");
+  return messages.length ? messages.join(" ") : undefined;
+}
+
+/**
+ * The list resourceVersions of every v1 kind, joined (compared for equality only): equal strings
+ * mean no v1 object changed. A list's resourceVersion moves with any write, so this errs on the
+ * side of "changed"; the interval bounds how often that costs a full plan.
+ */
+async function v1Fingerprint(ctx: ControllerContext): Promise<string> {
+  const parts: string[] = [];
+  for (const kind of CALICO_KINDS) {
+    try {
+      parts.push((await ctx.client.list(v1Resource(kind), { limit: 1 })).metadata.resourceVersion ?? "");
+    } catch {
+      parts.push("?");
+    }
+  }
+  return parts.join(",");
+}

@@ -1,0 +1,133 @@
+/**
+ * One reconcile of `v1-to-v3`: read the CR, refuse what it must refuse (another writer, another
+ * name, an unsupported type), then dispatch on deletion or phase; and the handling of the three
+ * error outcomes (terminal → Failed, retryable → status.message, requeue-after → poll).
+ */
+import {
+  ConditionReason,
+  ConditionType,
+  MIGRATION_NAME,
+  MigrationType,
+  Phase,
+  phaseOf,
+  type DatastoreMigration,
+} from "../api/datastore-migration.js";
+import { describeError, isNotFound } from "../kube/errors.js";
+import { setCondition } from "./conditions.js";
+import { dmResource, FIELD_MANAGER, nowIso, setMessage, writeStatus, type ControllerContext } from "./context.js";
+import { done, isTerminal, requeueAfter, TerminalError, type Result } from "./outcome.js";
+import { handleConverged } from "./phase-converged.js";
+import { handleDeletion } from "./phase-deletion.js";
+import { handleMigrating } from "./phase-migrating.js";
+import { handlePending } from "./phase-pending.js";
+import { handleWaiting } from "./phase-waiting.js";
+
+/** How recent another manager's status write must be for us to stand back. */
+const OTHER_WRITER_WINDOW_MS = 2 * 60_000;
+
+async function getMigration(ctx: ControllerContext, name = MIGRATION_NAME): Promise<DatastoreMigration | undefined> {
+  try {
+    return (await ctx.client.get(dmResource(ctx), name)) as unknown as DatastoreMigration;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** The manager of another recent status write on the CR (e.g. Calico's kube-controllers), if any. */
+export function otherStatusWriter(dm: DatastoreMigration, now: number): string | undefined {
+  const fields = (dm.metadata.managedFields ?? []) as { manager?: string; subresource?: string; time?: string }[];
+  for (const f of fields) {
+    if (f.subresource !== "status" || !f.manager || f.manager === FIELD_MANAGER) continue;
+    if (now - Date.parse(f.time ?? "") < OTHER_WRITER_WINDOW_MS) return f.manager;
+  }
+  return undefined;
+}
+
+/** Reconciles `v1-to-v3` once; errors other than terminal ones propagate (retryable). */
+export async function reconcile(ctx: ControllerContext): Promise<Result> {
+  let dm = await getMigration(ctx);
+  if (!dm) return done;
+  dm = await flagOtherMigrations(ctx, dm);
+
+  const other = otherStatusWriter(dm, ctx.clock.now());
+  if (other && !dm.metadata.deletionTimestamp) {
+    const message = `another controller ("${other}") is writing this migration's status; standing back until it stops. Run only one migration controller (see README: "Running alongside Calico's kube-controllers")`;
+    if (!dm.status?.conditions?.some((c) => c.type === ConditionType.AnotherWriter)) {
+      await ctx.events.record(dm, "Warning", "AnotherWriter", message);
+      await writeStatus(ctx, dm, (s) => (s.conditions = setCondition(s.conditions, ConditionType.AnotherWriter, {
+        type: ConditionType.AnotherWriter, status: "True", reason: "AnotherWriter", message, lastTransitionTime: nowIso(ctx),
+      })));
+    }
+    return requeueAfter(30_000);
+  }
+  if (dm.status?.conditions?.some((c) => c.type === ConditionType.AnotherWriter)) {
+    dm = await writeStatus(ctx, dm, (s) => (s.conditions = setCondition(s.conditions, ConditionType.AnotherWriter, undefined)));
+  }
+
+  if (dm.spec?.type !== MigrationType.APIServerToCRDs) {
+    throw new TerminalError(`unsupported migration type: "${dm.spec?.type ?? ""}" (only "${MigrationType.APIServerToCRDs}" is supported)`);
+  }
+  if (dm.metadata.deletionTimestamp) return handleDeletion(ctx, dm);
+  const phase = phaseOf(dm);
+  switch (phase) {
+    case Phase.Pending:
+      return handlePending(ctx, dm);
+    case Phase.Migrating:
+      return handleMigrating(ctx, dm);
+    case Phase.WaitingForConflictResolution:
+      return handleWaiting(ctx, dm);
+    case Phase.Converged:
+      return handleConverged(ctx, dm);
+    case Phase.Complete:
+    case Phase.Failed:
+      return done;
+    default: {
+      const never: never = phase;
+      throw new Error(`unknown migration phase: ${String(never)}`);
+    }
+  }
+}
+
+/**
+ * DatastoreMigrations with another name are ignored, told so in their own status, and flagged on
+ * v1-to-v3 (the Tigera operator reads the first CR it lists, so a stray one can hide ours).
+ */
+async function flagOtherMigrations(ctx: ControllerContext, dm: DatastoreMigration): Promise<DatastoreMigration> {
+  const others = (await ctx.client.listAll(dmResource(ctx))).filter((o) => o.metadata.name !== MIGRATION_NAME) as unknown as DatastoreMigration[];
+  for (const o of others) {
+    const msg = `ignored: only the DatastoreMigration named "${MIGRATION_NAME}" is acted on; delete this one (kubectl delete datastoremigration ${o.metadata.name})`;
+    if (o.status?.message !== msg) await setMessage(ctx, o, msg).catch(() => undefined);
+  }
+  const flagged = dm.status?.conditions?.some((c) => c.type === ConditionType.OtherMigrations) ?? false;
+  if (others.length && !flagged) {
+    const message = `other DatastoreMigrations exist and are ignored: ${others.map((o) => o.metadata.name).join(", ")}; delete them — the operator may read one of them instead of ${MIGRATION_NAME}`;
+    await ctx.events.record(dm, "Warning", "OtherMigrations", message);
+    return writeStatus(ctx, dm, (s) => (s.conditions = setCondition(s.conditions, ConditionType.OtherMigrations, {
+      type: ConditionType.OtherMigrations, status: "True", reason: "OtherMigrationsIgnored", message, lastTransitionTime: nowIso(ctx),
+    })));
+  }
+  if (!others.length && flagged) return writeStatus(ctx, dm, (s) => (s.conditions = setCondition(s.conditions, ConditionType.OtherMigrations, undefined)));
+  return dm;
+}
+
+/**
+ * Turns an error of a reconcile into status: terminal → phase Failed with a Failed condition;
+ * anything else → status.message (the phase is untouched). Returns whether the status write
+ * succeeded (the caller retries with backoff either way for retryable errors).
+ */
+export async function recordError(ctx: ControllerContext, err: unknown): Promise<void> {
+  const dm = await getMigration(ctx);
+  if (!dm) return;
+  const text = describeError(err);
+  if (isTerminal(err)) {
+    await writeStatus(ctx, dm, (s) => {
+      s.phase = Phase.Failed;
+      s.message = text;
+      s.conditions = [...(s.conditions ?? []), { type: ConditionType.Failed, status: "True" as const, reason: ConditionReason.MigrationError, message: text, lastTransitionTime: nowIso(ctx) }].slice(-64);
+    });
+    await ctx.events.record(dm, "Warning", "Failed", text);
+    return;
+  }
+  await setMessage(ctx, dm, text);
+}

@@ -1,0 +1,52 @@
+/**
+ * Whether a Converged migration can still be rolled back: only when no component runs with the
+ * v3 API group yet and nothing was written to v3 since the copy — checked, not assumed, by
+ * watching every v3 kind from the resourceVersion recorded at the end of the copy. A watch that
+ * cannot be resumed (history compacted) counts as unsafe.
+ */
+import { Names, type DatastoreMigration } from "../api/datastore-migration.js";
+import { CALICO_KINDS, CLUSTER_INFORMATION_V3, v3Resource } from "../calico/kinds.js";
+import { isGone, describeError } from "../kube/errors.js";
+import type { ResourceRef } from "../kube/resource.js";
+import { componentsNamespace, componentStates } from "./components.js";
+import type { KubeClient } from "../kube/client.js";
+
+/** The verdict, with the reason when unsafe. */
+export interface Safety {
+  safe: boolean;
+  reason: string;
+}
+
+const WATCH_SECONDS = 2;
+
+/** Checks both conditions (shared by the controller and `calico-migrate abort`). */
+export async function rollbackSafety(client: KubeClient, dm: DatastoreMigration, configuredNamespace?: string): Promise<Safety> {
+  const namespace = await componentsNamespace(client, configuredNamespace);
+  const switched = (await componentStates(client, namespace)).filter((s) => s.anyConfigured).map((s) => s.name);
+  if (switched.length) return { safe: false, reason: `${switched.join(", ")} already run with the v3 API group` };
+  const rv = dm.metadata.annotations?.[Names.copyResourceVersion];
+  if (!rv) return { safe: false, reason: "the end of the copy was not recorded" };
+  const refs: ResourceRef[] = [...CALICO_KINDS.map(v3Resource), CLUSTER_INFORMATION_V3];
+  const verdicts = await Promise.all(refs.map((ref) => firstWrite(client, ref, rv)));
+  const written = verdicts.find((v) => v !== undefined);
+  return written ? { safe: false, reason: written } : { safe: true, reason: "" };
+}
+
+/** A description of the first write to `ref` after `rv`, or undefined when there was none. */
+async function firstWrite(client: KubeClient, ref: ResourceRef, rv: string): Promise<string | undefined> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), (WATCH_SECONDS + 3) * 1000);
+  try {
+    for await (const ev of client.watch(ref, { resourceVersion: rv, timeoutSeconds: WATCH_SECONDS, signal: abort.signal })) {
+      if (ev.type === "BOOKMARK") continue;
+      return `${ref.kind} ${ev.object.metadata.namespace ? `${ev.object.metadata.namespace}/` : ""}${ev.object.metadata.name} was written in v3 since the copy`;
+    }
+    return undefined;
+  } catch (err) {
+    if (isGone(err)) return `v3 ${ref.kind} history since the copy is no longer available, so no write can be ruled out`;
+    return `could not check v3 ${ref.kind} for writes since the copy: ${describeError(err)}`;
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * A Lease that serialises server-side validation runs (the CLI's plan and the controller's
+ * Pending share the scratch group). Acquired when free or expired, released at the end.
+ */
+import type { KubeClient } from "../kube/client.js";
+import type { Clock } from "../kube/clock.js";
+import { isAlreadyExists, isConflict, isForbidden, isNotFound } from "../kube/errors.js";
+import type { KubeObject } from "../kube/object.js";
+import type { ResourceRef } from "../kube/resource.js";
+
+const LEASES: ResourceRef = { group: "coordination.k8s.io", version: "v1", plural: "leases", namespaced: true, kind: "Lease" };
+const NAMESPACES: ResourceRef = { group: "", version: "v1", plural: "namespaces", namespaced: false, kind: "Namespace" };
+export const VALIDATION_LEASE = "calico-datastore-migration-validation";
+const DURATION_S = 120;
+
+/** A held lease (or none, when the namespace could not be used: validation then runs unserialised). */
+export interface HeldLease {
+  namespace?: string;
+  holder: string;
+}
+
+function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace("Z", "000Z");
+}
+
+/** Waits (up to 5 minutes) until the lease is free or expired, then takes it. */
+export async function acquireValidationLease(client: KubeClient, holder: string, namespace = "calico-datastore-migration", clock: Clock): Promise<HeldLease> {
+  try {
+    await client.create(NAMESPACES, { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
+  } catch (err) {
+    if (!isAlreadyExists(err) && !isForbidden(err)) throw err;
+  }
+  const deadline = clock.now() + 5 * 60_000;
+  for (;;) {
+    const now = clock.now();
+    const spec = { holderIdentity: holder, leaseDurationSeconds: DURATION_S, acquireTime: microTime(now), renewTime: microTime(now) };
+    try {
+      let lease: KubeObject | undefined;
+      try {
+        lease = await client.get(LEASES, VALIDATION_LEASE, namespace);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      if (!lease) {
+        await client.create(LEASES, { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: VALIDATION_LEASE, namespace }, spec });
+        return { namespace, holder };
+      }
+      const s = (lease.spec ?? {}) as { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
+      const expired = !s.holderIdentity || s.holderIdentity === holder || Date.parse(s.renewTime ?? "") + (s.leaseDurationSeconds ?? DURATION_S) * 1000 < now;
+      if (expired) {
+        await client.update(LEASES, { ...lease, spec });
+        return { namespace, holder };
+      }
+    } catch (err) {
+      if (isForbidden(err) || isNotFound(err)) return { holder };
+      if (!isConflict(err) && !isAlreadyExists(err)) throw err;
+    }
+    if (clock.now() > deadline) throw new Error(`another server-side validation holds Lease ${namespace}/${VALIDATION_LEASE}; try again later`);
+    await clock.sleep(2_000);
+  }
+}
+
+/** Releases the lease (deletes it); failures are ignored: it expires anyway. */
+export async function releaseValidationLease(client: KubeClient, lease: HeldLease): Promise<void> {
+  if (!lease.namespace) return;
+  try {
+    await client.delete(LEASES, VALIDATION_LEASE, lease.namespace);
+  } catch {
+    /* it expires */
+  }
+}

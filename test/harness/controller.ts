@@ -1,0 +1,86 @@
+/**
+ * Runs the DatastoreMigration controller for tests: our manifests (CRD, RBAC) applied to the
+ * cluster, and a Manager in this process with the ServiceAccount's kubeconfig, so it has exactly
+ * the RBAC the manifests grant.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import YAML from "yaml";
+import { Registry } from "prom-client";
+import { DEFAULT_CONFIG, type ControllerConfig } from "../../src/controller/config.js";
+import { Manager } from "../../src/controller/manager.js";
+import { KubeClient } from "../../src/kube/client.js";
+import { systemClock } from "../../src/kube/clock.js";
+import { Discovery } from "../../src/kube/discovery.js";
+import { loadClientConfig } from "../../src/kube/kubeconfig.js";
+import type { Logger } from "../../src/kube/logger.js";
+import type { KubeObject } from "../../src/kube/object.js";
+import { applyAll, waitEstablished } from "./apply.js";
+import { repoRoot } from "./binaries.js";
+import type { TestCluster } from "./shared-cluster.js";
+
+export const CONTROLLER_NAMESPACE = "calico-datastore-migration";
+export const CONTROLLER_SA = "calico-datastore-migration";
+
+/** Every YAML document of the files under manifests/<dir>. */
+export function loadManifests(dir: string): KubeObject[] {
+  const base = path.join(repoRoot, "manifests", dir);
+  return fs.readdirSync(base).filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml").sort().flatMap((f) =>
+    YAML.parseAllDocuments(fs.readFileSync(path.join(base, f), "utf8")).map((d) => d.toJS() as KubeObject).filter(Boolean),
+  );
+}
+
+/** Applies the CRD, namespace and RBAC (and optionally the foreign-owner role). */
+export async function installControllerManifests(admin: KubeClient, options: { foreignOwnerRole?: boolean } = {}): Promise<void> {
+  const discovery = new Discovery(admin);
+  await applyAll(admin, discovery, loadManifests("crd"));
+  await waitEstablished(admin, ["datastoremigrations.migration.projectcalico.org"]);
+  discovery.reset();
+  await applyAll(admin, discovery, [...loadManifests("manager").filter((o) => o.kind === "Namespace"), ...loadManifests("rbac")]);
+  if (options.foreignOwnerRole ?? true) await applyAll(admin, discovery, loadManifests("optional"));
+}
+
+/** A logger that keeps lines in memory (and prints them when CONTROLLER_LOG is set). */
+export function memoryLogger(lines: string[] = []): Logger & { lines: string[] } {
+  const write = (level: string) => (fields: Record<string, unknown>, message: string) => {
+    const line = `${level} ${message} ${JSON.stringify(fields)}`;
+    lines.push(line);
+    if (process.env.CONTROLLER_LOG) console.error(line);
+  };
+  return { lines, debug: () => undefined, info: write("info"), warn: write("warn"), error: write("error") };
+}
+
+/** A controller running in this process. */
+export interface RunningController {
+  manager: Manager;
+  client: KubeClient;
+  log: Logger & { lines: string[] };
+  stop(): Promise<void>;
+}
+
+/** Starts the manager with the controller ServiceAccount's credentials. */
+export async function startController(cluster: TestCluster, config: Partial<ControllerConfig> = {}): Promise<RunningController> {
+  const kubeconfig = await cluster.serviceAccountKubeconfig(CONTROLLER_NAMESPACE, CONTROLLER_SA);
+  const client = new KubeClient(await loadClientConfig({ kubeconfig }));
+  const log = memoryLogger();
+  const manager = new Manager({
+    client,
+    config: { ...DEFAULT_CONFIG, drainPeriodMs: 500, pollIntervalMs: 1000, fullPlanIntervalMs: 5_000, ...config },
+    clock: systemClock,
+    log,
+    registry: new Registry(),
+    reportNamespace: CONTROLLER_NAMESPACE,
+  });
+  const abort = new AbortController();
+  const running = manager.run(abort.signal).catch((err: unknown) => log.error({ err: String(err) }, "manager crashed"));
+  return {
+    manager,
+    client,
+    log,
+    stop: async () => {
+      abort.abort();
+      await running;
+      client.close();
+    },
+  };
+}
