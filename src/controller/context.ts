@@ -69,6 +69,7 @@ export async function writeStatus(
   change(status);
   if (status.message !== undefined) status.message = truncateMessage(status.message);
   if (status.phase) ctx.metrics.setPhase(status.phase);
+  if (status.phase !== dm.status?.phase) ctx.log.info({ from: dm.status?.phase ?? "", to: status.phase, message: status.message }, "phase transition");
   const body = { ...dm, status } as unknown as KubeObject;
   const updated = await ctx.client.update(dmResource(ctx), body, { subresource: "status", fieldManager: FIELD_MANAGER });
   return updated as unknown as DatastoreMigration;

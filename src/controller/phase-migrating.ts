@@ -67,7 +67,9 @@ export async function handleMigrating(ctx: ControllerContext, dm: DatastoreMigra
   let lastWrite = 0;
   const copy: PassResult = await runPass(opts, "copy", {
     onKindStart: async (kind, i) => {
-      dm = await writeStatus(ctx, dm, (s) => (s.progress = progressOf(results, kind.kind, i))).catch((err: unknown) => {
+      // Kinds of a band run together: currentType lists them all.
+      const current = results.length === i ? kind.kind : `${dm.status?.progress?.currentType ?? ""}, ${kind.kind}`;
+      dm = await writeStatus(ctx, dm, (s) => (s.progress = progressOf(results, current.slice(0, 253), results.length))).catch((err: unknown) => {
         ctx.log.warn({ err: (err as Error).message }, "progress status write failed");
         return dm;
       });
@@ -75,6 +77,7 @@ export async function handleMigrating(ctx: ControllerContext, dm: DatastoreMigra
     },
     onKindDone: (result) => {
       results.push(result);
+      ctx.log.info({ kind: result.kind, total: result.total, migrated: result.migrated, skipped: result.skipped, conflicts: result.conflicts.length, durationMs: result.durationMs, transitionalMs: result.transitionalRetryMs }, "kind copied");
       ctx.metrics.typeDuration.observe({ kind: result.kind }, result.durationMs / 1000);
     },
     onPage: (partial) => {

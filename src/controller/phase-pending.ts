@@ -111,6 +111,7 @@ async function blockers(ctx: ControllerContext, dm: DatastoreMigration): Promise
     validator: ctx.config.validate ? makeValidator(ctx) : undefined,
     drainSeconds: ctx.config.drainPeriodMs / 1000,
   });
+  ctx.log.info({ durationMs: report.durationMs, objects: report.total, blockers: report.blockers.length, validated: report.validated }, "plan finished");
   const messages = report.blockers.map((b) => {
     if (b.code === "RbacMissing") return "Waiting for migration RBAC permissions";
     if (b.code === "TierDrift") return b.message;

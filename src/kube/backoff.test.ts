@@ -35,10 +35,9 @@ test("retry returns the first success and reports each retry", async () => {
   const seen: [number, number][] = [];
   let calls = 0;
   const result = retry(
-    async (attempt) => {
+    (attempt) => {
       calls++;
-      if (attempt < 3) throw transport();
-      return "ok";
+      return attempt < 3 ? Promise.reject(transport()) : Promise.resolve("ok");
     },
     { clock, random: mid, onRetry: (_err, attempt, delayMs) => seen.push([attempt, delayMs]) },
   );

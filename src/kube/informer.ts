@@ -145,7 +145,6 @@ export class Informer<T extends KubeObject = KubeObject> {
         }
         await this.watchOnce(signal);
       } catch (err) {
-        process.stderr.write(`DBG ${this.what} ${this.options.labelSelector} err ${String(err)} attempts ${this.backoff.attempts}\n`);
         if (signal.aborted) break;
         // Transport failures resume the watch where it was; anything the server refused (404
         // after a CRD was deleted, 410 Gone, a watch ERROR event, …) means listing again.
@@ -221,9 +220,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       timeoutSeconds: this.options.watchTimeoutSeconds ?? Math.floor(300 * (1 + this.random())),
       signal,
     });
-    process.stderr.write(`DBG watch ${this.what} ${this.options.labelSelector} rv ${this.lastResourceVersion}\n`);
     for await (const event of stream) {
-      process.stderr.write(`DBG event ${event.type} ${event.object.metadata.name}\n`);
       events++;
       this.backoff.reset();
       this.apply(event);

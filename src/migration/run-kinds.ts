@@ -2,7 +2,7 @@
  * A pass over every migrated kind in band order (IPAM last), with owners always processed before
  * the Calico objects that reference them, even across bands.
  */
-import { CALICO_KINDS, type CalicoKind } from "../calico/kinds.js";
+import { CALICO_KINDS, kindBands, type CalicoKind } from "../calico/kinds.js";
 import type { EngineOptions } from "./engine-options.js";
 import { drainDeferred, syncKind, SyncSession, type SyncMode } from "./sync-kind.js";
 import type { Conflict, KindResult } from "./types.js";
@@ -22,19 +22,26 @@ export interface PassResult {
   total: number;
 }
 
-/** Runs `mode` over every kind (or the given ones), lowest band first. */
+/**
+ * Runs `mode` over every kind (or the given ones), band by band, lowest first. The kinds of one
+ * band run concurrently: they never own each other's objects in a way the deferral below does
+ * not handle, and a kind held up by the API server (e.g. an admission policy waiting for its
+ * paramKind to resolve right after the APIService is unregistered) does not hold up the others.
+ */
 export async function runPass(opts: EngineOptions, mode: SyncMode, hooks: PassHooks = {}, kinds: readonly CalicoKind[] = CALICO_KINDS): Promise<PassResult> {
   const ordered = [...kinds].sort((a, b) => a.order - b.order);
   const session = new SyncSession();
   const results: KindResult[] = [];
-  for (const [i, kind] of ordered.entries()) {
-    await hooks.onKindStart?.(kind, i, ordered.length);
-    const schema = opts.schemas.require(kind.kind);
-    const result = await syncKind(opts, session, kind, schema, mode, hooks.onPage);
-    // Objects whose owner is of this same kind, later in the list, can go now.
+  let index = 0;
+  for (const band of kindBands(ordered)) {
+    for (const kind of band) await hooks.onKindStart?.(kind, index++, ordered.length);
+    const bandResults = await Promise.all(band.map((kind) => syncKind(opts, session, kind, opts.schemas.require(kind.kind), mode, hooks.onPage)));
+    // Objects whose owner is in this band (or earlier in the same list) can go now.
     await drainDeferred(opts, session, mode, false);
-    results.push(result);
-    await hooks.onKindDone?.(result, i, ordered.length);
+    for (const result of bandResults) {
+      results.push(result);
+      await hooks.onKindDone?.(result, results.length - 1, ordered.length);
+    }
   }
   // Whatever still waits has no owner in v1: created without the dangling reference (reported).
   await drainDeferred(opts, session, mode, true);

@@ -142,7 +142,12 @@ async function installScratch(client: KubeClient, clock: Clock): Promise<void> {
         if (isNotFound(err)) continue;
         throw err;
       }
-      const copy = regroup({ apiVersion: `admissionregistration.k8s.io/${mv}`, kind: res.kind, metadata: { name: scratchName(name), labels: SCRATCH_LABEL }, spec: original.spec }) as KubeObject;
+      // No paramKind on the copies: Calico's mutations never read params (the bindings have no
+      // paramRef), and a paramKind must first be resolvable by the admission plugin's REST
+      // mapper, which lags new CRDs by up to half a minute.
+      const spec = { ...(original.spec as Record<string, unknown>) };
+      delete spec.paramKind;
+      const copy = regroup({ apiVersion: `admissionregistration.k8s.io/${mv}`, kind: res.kind, metadata: { name: scratchName(name), labels: SCRATCH_LABEL }, spec }) as KubeObject;
       await client.patch(res, scratchName(name), copy, "apply", undefined, { fieldManager: "calico-datastore-migration-validation", force: true });
     }
   }

@@ -43,7 +43,7 @@ export async function installControllerManifests(admin: KubeClient, options: { f
 /** A logger that keeps lines in memory (and prints them when CONTROLLER_LOG is set). */
 export function memoryLogger(lines: string[] = []): Logger & { lines: string[] } {
   const write = (level: string) => (fields: Record<string, unknown>, message: string) => {
-    const line = `${level} ${message} ${JSON.stringify(fields)}`;
+    const line = `${new Date().toISOString()} ${level} ${message} ${JSON.stringify(fields)}`;
     lines.push(line);
     if (process.env.CONTROLLER_LOG) console.error(line);
   };
