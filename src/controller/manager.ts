@@ -124,9 +124,10 @@ export class Manager {
     await Promise.all(informers.map((i) => i.waitForSync(stop.signal)));
     this.ready = true;
     enqueue();
+    const stopped = abortPromise(stop.signal);
     try {
       while (!stop.signal.aborted) {
-        const key = await Promise.race([queue.get(), abortPromise(stop.signal)]);
+        const key = await Promise.race([queue.get(), stopped]);
         if (key === undefined) break;
         await this.processOne(ctx, queue, key);
       }
