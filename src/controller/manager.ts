@@ -124,10 +124,10 @@ export class Manager {
     await Promise.all(informers.map((i) => i.waitForSync(stop.signal)));
     this.ready = true;
     enqueue();
-    const stopped = abortPromise(stop.signal);
     try {
       while (!stop.signal.aborted) {
-        const key = await Promise.race([queue.get(), stopped]);
+        // An aborted get takes no key, so no key is left un-done at shutdown.
+        const key = await queue.get(stop.signal);
         if (key === undefined) break;
         await this.processOne(ctx, queue, key);
       }
@@ -176,11 +176,4 @@ export class Manager {
       await this.deps.clock.sleep(2000, stop.signal).catch(() => undefined);
     }
   }
-}
-
-function abortPromise(signal: AbortSignal): Promise<undefined> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve(undefined);
-    signal.addEventListener("abort", () => resolve(undefined), { once: true });
-  });
 }

@@ -158,3 +158,29 @@ test("workers process every key, none concurrently, under churn", async () => {
   for (let i = 0; i < 50; i++) assert.ok((processed.get(i) ?? 0) >= 1, `key ${i} processed`);
   assert.ok((processed.get(3) ?? 0) >= 2, "a key re-added during processing ran again");
 });
+
+test("get(signal) gives up waiting without taking a key when the signal aborts", async () => {
+  const q = new WorkQueue({ clock: new FakeClock() });
+  const ac = new AbortController();
+  const waiting = q.get(ac.signal);
+  const other = q.get();
+  ac.abort();
+  assert.equal(await waiting, undefined);
+  q.add("k");
+  assert.equal(await other, "k", "the key goes to a worker still waiting");
+  q.add("j");
+  assert.equal(await q.get(ac.signal), undefined, "an aborted signal never takes a key");
+  assert.equal(q.len(), 1);
+});
+
+test("a wake-up consumed by an aborted get passes to the next waiting worker", async () => {
+  const q = new WorkQueue({ clock: new FakeClock() });
+  const ac = new AbortController();
+  const first = q.get(ac.signal);
+  const second = q.get();
+  await new Promise((r) => setImmediate(r));
+  q.add("x"); // wakes `first` …
+  ac.abort(); // … which then gives up
+  assert.equal(await first, undefined);
+  assert.equal(await second, "x");
+});

@@ -129,12 +129,29 @@ export class WorkQueue<K = string> {
 
   /**
    * The next key to process, waiting for one if needed; `undefined` once the queue is shut down and
-   * empty. The caller must call `done(key)` when finished with it.
+   * empty, or when `signal` aborts while waiting (no key is taken then). The caller must call
+   * `done(key)` when finished with a key.
    */
-  async get(): Promise<K | undefined> {
+  async get(signal?: AbortSignal): Promise<K | undefined> {
     while (this.queue.length === 0) {
-      if (this.shuttingDown) return undefined;
-      await new Promise<void>((resolve) => this.getters.push(resolve));
+      if (this.shuttingDown || signal?.aborted) return undefined;
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        };
+        const onAbort = () => {
+          const i = this.getters.indexOf(wake);
+          if (i >= 0) this.getters.splice(i, 1);
+          resolve();
+        };
+        signal?.addEventListener("abort", onAbort, { once: true });
+        this.getters.push(wake);
+      });
+    }
+    if (signal?.aborted) {
+      this.getters.shift()?.(); // pass on a wake-up this caller may have consumed
+      return undefined;
     }
     const key = this.queue.shift() as K;
     this.processing.add(key);

@@ -32,8 +32,11 @@ export async function sharedCluster(): Promise<TestCluster> {
     after(() => admin.close());
     return { admin, kubeconfigPath: kubeconfig, dir, serviceAccountKubeconfig: (ns, n) => mintServiceAccountKubeconfig(admin, dir, ns, n) };
   }
+  // Run on its own: the cluster lives as long as this test process. Not `after()`: called from a
+  // `before()` hook, that would stop the cluster as soon as the hook ends. The harness kills its
+  // processes when this process exits; the temporary directory goes with them.
   const cp = await ControlPlane.start();
-  after(() => cp.stop());
+  process.once("exit", () => fs.rmSync(cp.dir, { recursive: true, force: true }));
   await installApiServerMode(cp.admin);
   return { admin: cp.admin, kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, serviceAccountKubeconfig: (ns, n) => cp.serviceAccountKubeconfig(ns, n) };
 }
