@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", "eslint.config.js", "scripts/*.mjs"] },
+  { ignores: ["dist/**", "node_modules/**", "coverage/**", "scratch/**", "eslint.config.js", "scripts/*.mjs"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -6,7 +6,7 @@
  * controller's Pending phase; it changes nothing Calico or its users read.
  */
 import { CALICO_KINDS, V3_GROUP, v1Resource } from "../calico/kinds.js";
-import { convertV1ToV3 } from "../convert/convert.js";
+import { convertV1ToV3, type ConvertedObject } from "../convert/convert.js";
 import { ConversionError } from "../convert/conversion-error.js";
 import { SchemaSet } from "../convert/schema.js";
 import type { KubeClient } from "../kube/client.js";
@@ -20,7 +20,7 @@ import type { Conflict, Rename } from "./types.js";
 import { prerequisiteFindings, type Finding } from "./findings.js";
 
 /** Validation of converted objects by the API server (see validation.ts); injected to keep the planner testable. */
-export type Validator = (objects: AsyncIterable<import("../convert/convert.js").ConvertedObject>) => Promise<Finding[]>;
+export type Validator = (objects: AsyncIterable<ConvertedObject>) => Promise<Finding[]>;
 
 /** Options of a plan. */
 export interface PlanOptions {
