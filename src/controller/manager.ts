@@ -19,7 +19,7 @@ import { Discovery } from "../kube/discovery.js";
 import { describeError, isNotFound } from "../kube/errors.js";
 import { Informer } from "../kube/informer.js";
 import type { Logger } from "../kube/logger.js";
-import { WorkQueue } from "../kube/work-queue.js";
+import { ExponentialRateLimiter, WorkQueue } from "../kube/work-queue.js";
 import { CRDS } from "../migration/prerequisites.js";
 import { componentsNamespace, DAEMONSETS, DEPLOYMENTS } from "./components.js";
 import type { ControllerConfig } from "./config.js";
@@ -104,7 +104,8 @@ export class Manager {
       report: new ReportStore(client, this.deps.reportNamespace, log),
       version: () => version,
     };
-    const queue = new WorkQueue<string>({ clock });
+    // A stuck migration retries at least once a minute (client-go's default cap is 1000 s).
+    const queue = new WorkQueue<string>({ clock, rateLimiter: new ExponentialRateLimiter({ baseMs: 50, maxMs: 60_000 }) });
     const enqueue = () => queue.add(MIGRATION_NAME);
     const handlers = { onAdd: enqueue, onUpdate: enqueue, onDelete: enqueue };
     const namespace = await componentsNamespace(client, config.componentsNamespace).catch(() => "calico-system");

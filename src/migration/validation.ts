@@ -97,8 +97,8 @@ async function validateOne(client: KubeClient, c: ConvertedObject, clock: Clock)
   }
 }
 
-/** Scratch copies of the installed v3 CRDs and Calico's MAPs, re-grouped to the scratch group. */
-async function installScratch(client: KubeClient, clock: Clock): Promise<void> {
+/** Scratch copies of the installed v3 CRDs and Calico's MAPs, re-grouped to the scratch group (also used by the benchmark's raw-create ceiling). */
+export async function installScratch(client: KubeClient, clock: Clock = systemClock): Promise<void> {
   // A previous run's scratch CRDs may still be terminating: applying over them would race their removal.
   await withRetries(async () => {
     for await (const crd of client.listItems(CRDS)) {

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import { Registry, collectDefaultMetrics } from "prom-client";
+import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { DEFAULT_CONFIG, type ControllerConfig } from "../../controller/config.js";
 import { Manager } from "../../controller/manager.js";
 import { KubeClient } from "../../kube/client.js";
@@ -147,6 +147,10 @@ export async function runControllerCommand(input: ControllerCommandInput, io: Cl
   }));
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: "calico_migration_api_requests_total", help: "HTTP requests this controller has sent to the API server.", registers: [registry],
+    collect() { this.set(client.requestCount); },
+  });
 
   const stop = new AbortController();
   const onSignal = () => stop.abort();

@@ -1,0 +1,207 @@
+/**
+ * npm run bench [-- --objects N] [--sweep 8,16,32,64] [--copy-concurrency N] [--sample N]
+ *
+ * Seeds N mixed objects (default 100,000) in API-server mode, then measures on the same control
+ * plane: `plan` with and without server-side validation; the raw create ceiling (a bare client
+ * creating the same converted objects into scratch copies of the v3 CRDs with the same admission
+ * policies bound, sweeping concurrency, best kept); and the migration as the benchmark observes it
+ * (v1 ClusterInformation going not-ready to v3 going ready), time in Migrating, objects/s, peak RSS
+ * of the controller process, API requests per object. Prints a table, then one JSON line.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { migrationResource, type DatastoreMigration } from "../src/api/datastore-migration.js";
+import { CALICO_KINDS, CLUSTER_INFORMATION_V1, CLUSTER_INFORMATION_V3, v1Resource } from "../src/calico/kinds.js";
+import { convertV1ToV3, type ConvertedObject } from "../src/convert/convert.js";
+import { pruneSpec } from "../src/convert/normalize.js";
+import type { KubeClient } from "../src/kube/client.js";
+import { Discovery } from "../src/kube/discovery.js";
+import { collectionPath, type ResourceRef } from "../src/kube/resource.js";
+import { forEachConcurrent } from "../src/migration/pool.js";
+import { loadSchemas, plan } from "../src/migration/planner.js";
+import { installScratch, removeScratch, SCRATCH_GROUP, validateWithServer } from "../src/migration/validation.js";
+import { installApiServerMode } from "../test/harness/api-server-mode.js";
+import { repoRoot } from "../test/harness/binaries.js";
+import { CONTROLLER_NAMESPACE, CONTROLLER_SA, installControllerManifests } from "../test/harness/controller.js";
+import { ControlPlane } from "../test/harness/control-plane.js";
+import { freePort } from "../test/harness/free-port.js";
+import { seedScale } from "../test/harness/scale-seed.js";
+
+const { values } = parseArgs({
+  options: {
+    objects: { type: "string", default: "100000" },
+    sweep: { type: "string", default: "8,16,32,64" },
+    sample: { type: "string", default: "5000" },
+    "copy-concurrency": { type: "string" },
+    seed: { type: "string", default: "1" },
+  },
+});
+const objects = Number(values.objects);
+const sweep = values.sweep.split(",").map(Number);
+const log = (l: string) => console.error(`bench: ${l}`);
+const seconds = (ms: number) => Math.round(ms / 10) / 100;
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t = Date.now();
+  const r = await fn();
+  return [r, Date.now() - t];
+}
+
+/** Up to `limit` converted objects, spread over every kind in proportion. */
+async function sampleConverted(client: KubeClient, limit: number): Promise<ConvertedObject[]> {
+  const out: ConvertedObject[] = [];
+  const share = Math.max(1, Math.ceil(limit / objects));
+  for (const kind of CALICO_KINDS) {
+    let i = 0;
+    for await (const cr of client.listItems(v1Resource(kind), { limit: 500 })) {
+      if (i++ % share === 0 || objects <= limit) out.push(convertV1ToV3(kind, cr));
+      if (out.length >= limit) return out;
+    }
+  }
+  return out;
+}
+
+/** Objects/s of a bare client creating `items` into the scratch group at `concurrency`. */
+async function rawCreateRate(client: KubeClient, items: ConvertedObject[], concurrency: number): Promise<number> {
+  const schemas = await loadSchemas(client);
+  const t = Date.now();
+  await forEachConcurrent(items, concurrency, async (c) => {
+    const ref: ResourceRef = { group: SCRATCH_GROUP, version: "v3", plural: c.kind.v3Plural, namespaced: c.kind.namespaced, kind: c.kind.kind };
+    const m = c.v3.metadata;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await client.create(ref, { apiVersion: `${SCRATCH_GROUP}/v3`, kind: c.kind.kind, metadata: { name: m.name, namespace: m.namespace, labels: m.labels, annotations: m.annotations }, spec: pruneSpec(c.v3.spec, schemas.require(c.kind.kind)) });
+        return;
+      } catch (err) {
+        if (attempt > 50) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  });
+  const rate = items.length / ((Date.now() - t) / 1000);
+  // Empty the scratch collections for the next round.
+  for (const kind of CALICO_KINDS) {
+    const ref: ResourceRef = { group: SCRATCH_GROUP, version: "v3", plural: kind.v3Plural, namespaced: kind.namespaced, kind: kind.kind };
+    const namespaces = new Set(items.filter((c) => c.kind === kind).map((c) => c.v3.metadata.namespace ?? ""));
+    for (const ns of namespaces) await client.request("DELETE", collectionPath(ref, ns || undefined)).catch(() => undefined);
+  }
+  return rate;
+}
+
+/** Peak resident memory (MB) of a process and its children, sampled until stopped. */
+function rssSampler(pid: number): { stop(): number } {
+  let peak = 0;
+  const read = (p: number): number => {
+    try {
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
+      const children = fs.readFileSync(`/proc/${p}/task/${p}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+      return kb + children.reduce((n, c) => n + read(c), 0);
+    } catch {
+      return 0;
+    }
+  };
+  const timer = setInterval(() => (peak = Math.max(peak, read(pid))), 100);
+  return { stop: () => (clearInterval(timer), peak / 1024) };
+}
+
+async function readyFlag(client: KubeClient, ref: ResourceRef): Promise<boolean | undefined> {
+  try {
+    return ((await client.get(ref, "default")).spec as { datastoreReady?: boolean }).datastoreReady;
+  } catch {
+    return undefined;
+  }
+}
+
+log("building dist/ for a production-like controller process");
+execFileSync("npm", ["run", "-s", "build"], { cwd: repoRoot, stdio: "inherit" });
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "calico-bench-"));
+const cp = await ControlPlane.start({ dir, log });
+try {
+  await installApiServerMode(cp.admin);
+  await installControllerManifests(cp.admin);
+  const [, seedMs] = await timed(() => seedScale(cp.admin, { objects, seed: Number(values.seed) }));
+  log(`seeded ${objects} objects in ${seconds(seedMs)} s`);
+
+  const discovery = new Discovery(cp.admin);
+  const [planNoValidate, planNoValidateMs] = await timed(() => plan({ client: cp.admin, discovery, scanForeignOwners: true }));
+  log(`plan --no-validate: ${seconds(planNoValidateMs)} s, ${planNoValidate.total} objects, ${planNoValidate.blockers.length} blockers`);
+  const [planFull, planMs] = await timed(() => plan({ client: cp.admin, discovery, validator: (o) => validateWithServer({ client: cp.admin, objects: o, holder: "bench" }) }));
+  log(`plan: ${seconds(planMs)} s, validated=${planFull.validated}, ${planFull.blockers.length} blockers`);
+
+  log("raw create ceiling: sweeping concurrency");
+  await installScratch(cp.admin);
+  const sample = await sampleConverted(cp.admin, Number(values.sample));
+  const sweepRates: { concurrency: number; objectsPerSecond: number }[] = [];
+  for (const c of sweep) {
+    const rate = await rawCreateRate(cp.admin, sample, c);
+    sweepRates.push({ concurrency: c, objectsPerSecond: Math.round(rate) });
+    log(`  concurrency ${c}: ${Math.round(rate)} objects/s`);
+  }
+  await removeScratch(cp.admin);
+  const best = sweepRates.reduce((a, b) => (b.objectsPerSecond > a.objectsPerSecond ? b : a));
+  const copyConcurrency = Number(values["copy-concurrency"] ?? best.concurrency);
+
+  log(`migration with --copy-concurrency ${copyConcurrency}`);
+  const kubeconfig = await cp.serviceAccountKubeconfig(CONTROLLER_NAMESPACE, CONTROLLER_SA);
+  const metricsPort = await freePort();
+  const drainSeconds = 10;
+  const controller = spawn(process.execPath, [path.join(repoRoot, "dist/src/cli/main.js"), "controller", "--kubeconfig", kubeconfig,
+    "--drain-period", `${drainSeconds}s`, "--poll-interval", "1s", "--copy-concurrency", String(copyConcurrency),
+    "--metrics-bind-address", `127.0.0.1:${metricsPort}`, "--health-probe-bind-address", "0"], { stdio: ["ignore", fs.openSync(path.join(dir, "controller.log"), "a"), "inherit"] });
+  const rss = rssSampler(controller.pid ?? 0);
+  await cp.admin.create(migrationResource("v1"), { apiVersion: "migration.projectcalico.org/v1", kind: "DatastoreMigration", metadata: { name: "v1-to-v3" }, spec: { type: "APIServerToCRDs" } });
+  const t0 = Date.now();
+  let lockedAt: number | undefined;
+  let unlockedAt: number | undefined;
+  let migratingAt: number | undefined;
+  let convergedAt: number | undefined;
+  for (;;) {
+    const now = Date.now();
+    if (lockedAt === undefined && (await readyFlag(cp.admin, CLUSTER_INFORMATION_V1)) === false) lockedAt = now;
+    if (lockedAt !== undefined && unlockedAt === undefined && (await readyFlag(cp.admin, CLUSTER_INFORMATION_V3)) === true) unlockedAt = now;
+    const dm = (await cp.admin.get(migrationResource("v1"), "v1-to-v3")) as unknown as DatastoreMigration;
+    if (migratingAt === undefined && dm.status?.phase === "Migrating") migratingAt = now;
+    if (dm.status?.phase === "Converged") convergedAt ??= now;
+    if (dm.status?.phase === "Failed") throw new Error(`migration failed: ${dm.status.message}`);
+    if (convergedAt !== undefined && unlockedAt !== undefined) break;
+    if (now - t0 > 3 * 3600_000) throw new Error("migration did not converge within 3 h");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const requests = Number(/^calico_migration_api_requests_total (\d+)/m.exec(metrics)?.[1] ?? NaN);
+  const peakRssMB = Math.round(rss.stop());
+  controller.kill("SIGTERM");
+
+  const lockedWindowSeconds = seconds((unlockedAt ?? 0) - (lockedAt ?? 0));
+  const migratingSeconds = seconds((convergedAt ?? 0) - (migratingAt ?? lockedAt ?? 0));
+  const ceiling = best.objectsPerSecond;
+  const result = {
+    objects,
+    lockedWindowSeconds,
+    drainSeconds,
+    migratingSeconds,
+    objectsPerSecond: Math.round(objects / Math.max(0.001, lockedWindowSeconds - drainSeconds)),
+    ceilingObjectsPerSecond: ceiling,
+    ceilingConcurrency: best.concurrency,
+    copyConcurrency,
+    ratioToCeiling: Math.round(((lockedWindowSeconds - drainSeconds) / (objects / ceiling)) * 100) / 100,
+    peakRssMB,
+    apiRequestsPerObject: Math.round((requests / objects) * 100) / 100,
+    estimatedLockedWindowSeconds: planFull.estimate.lockedWindowSeconds,
+    planSeconds: seconds(planMs),
+    planNoValidateSeconds: seconds(planNoValidateMs),
+    seedSeconds: seconds(seedMs),
+    sweep: sweepRates,
+    cpus: os.cpus().length,
+  };
+  console.log("\nmetric                        value");
+  for (const [k, v] of Object.entries(result)) if (k !== "sweep") console.log(`${k.padEnd(30)}${String(v)}`);
+  console.log(`sweep                         ${sweepRates.map((s) => `${s.concurrency}:${s.objectsPerSecond}/s`).join("  ")}`);
+  console.log(JSON.stringify(result));
+} finally {
+  await cp.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
