@@ -8,7 +8,7 @@ import type { KubeClient } from "../kube/client.js";
 import { formatDuration } from "../kube/duration.js";
 import { ApiError, isNotFound } from "../kube/errors.js";
 import { MigrationFailedError, RefusedError, TimeoutError } from "./errors.js";
-import { follow } from "./follow.js";
+import { follow } from "./lib/follow.js";
 import { sleeperOf, type CliIo } from "./io.js";
 import { palette } from "./render/color.js";
 import { CR_DISPLAY_NAME, getMigration } from "./session.js";

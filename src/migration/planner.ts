@@ -58,6 +58,8 @@ export interface PlanReport {
 
 /** Objects per second the copy sustains on a small control plane (see docs/performance.md). */
 export const DEFAULT_WRITE_RATE = 250;
+/** Seconds of transitional errors right after the APIService is unregistered (measured: 2–25 s). */
+export const TRANSITION_SECONDS = 15;
 
 /** Reads the v3 CRD schemas installed in the cluster. */
 export async function loadSchemas(client: KubeClient): Promise<SchemaSet> {
@@ -127,9 +129,14 @@ export async function plan(options: PlanOptions): Promise<PlanReport> {
   }
 
   let validated = false;
+  let measuredRate: number | undefined;
   if (options.validator && canRead && !findings.some((f) => f.severity === "blocker" && f.code === "ConversionError")) {
+    const t = Date.now();
     findings.push(...(await options.validator(convertedObjects(client, options.pageSize ?? 500, options.signal))));
     validated = true;
+    // The dry-run creates went through the same admission chain as the copy will: their rate
+    // (minus the fixed cost of setting up the scratch CRDs) is a measured write rate.
+    if (total >= 1000) measuredRate = total / Math.max(1, (Date.now() - t) / 1000 - 5);
   }
 
   let conflicts: Conflict[] | null = null;
@@ -142,7 +149,7 @@ export async function plan(options: PlanOptions): Promise<PlanReport> {
   }
 
   const drainSeconds = options.drainSeconds ?? 10;
-  const writeRate = options.writeRate ?? DEFAULT_WRITE_RATE;
+  const writeRate = Math.round(options.writeRate ?? measuredRate ?? DEFAULT_WRITE_RATE);
   return {
     prerequisites,
     blockers: findings.filter((f) => f.severity === "blocker"),
@@ -154,7 +161,9 @@ export async function plan(options: PlanOptions): Promise<PlanReport> {
     conflicts,
     conflictsNote,
     validated,
-    estimate: { lockedWindowSeconds: Math.ceil(drainSeconds + 5 + total / writeRate), drainSeconds, writeRate },
+    // Drain, plus the seconds the API server takes to serve the group from the CRDs after the
+    // APIService goes (its admission policies resolve their paramKind late), plus copy and verify.
+    estimate: { lockedWindowSeconds: Math.ceil(drainSeconds + TRANSITION_SECONDS + (total / writeRate) * 1.1), drainSeconds, writeRate },
     durationMs: Date.now() - started,
   };
 }

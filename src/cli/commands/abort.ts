@@ -11,7 +11,7 @@ import type { KubeClient } from "../../kube/client.js";
 import { RefusedError } from "../errors.js";
 import { examples, globalsOf, timeoutOption, yesOption } from "../flags.js";
 import type { CliIo } from "../io.js";
-import { nextSteps, remapDisabled } from "../next-steps.js";
+import { nextSteps, remapDisabled } from "../lib/next-steps.js";
 import { renderNext } from "../render/output.js";
 import { CR_DISPLAY_NAME, getMigration, isOperatorManaged, requireServedVersion, withSession, type GlobalOptions } from "../session.js";
 import { confirmOrRefuse, deleteIfUnchanged, followUntilGone } from "../teardown.js";

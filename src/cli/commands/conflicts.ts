@@ -8,7 +8,7 @@ import { Phase, phaseOf } from "../../api/datastore-migration.js";
 import { computeConflicts } from "../conflicts.js";
 import { examples, globalsOf, outputOption } from "../flags.js";
 import type { CliIo } from "../io.js";
-import { nextSteps, watchCommand } from "../next-steps.js";
+import { nextSteps, watchCommand } from "../lib/next-steps.js";
 import { colorEnabled, palette } from "../render/color.js";
 import { renderConflict } from "../render/conflicts.js";
 import { renderNext, writeStructured, type OutputFormat } from "../render/output.js";

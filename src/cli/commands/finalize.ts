@@ -10,7 +10,7 @@ import { crdNames } from "../../migration/prerequisites.js";
 import { RefusedError } from "../errors.js";
 import { examples, globalsOf, timeoutOption, yesOption } from "../flags.js";
 import type { CliIo } from "../io.js";
-import { nextSteps } from "../next-steps.js";
+import { nextSteps } from "../lib/next-steps.js";
 import { renderNext } from "../render/output.js";
 import { CR_DISPLAY_NAME, getMigration, isOperatorManaged, requireServedVersion, withSession, type GlobalOptions } from "../session.js";
 import { confirmOrRefuse, deleteIfUnchanged, followUntilGone } from "../teardown.js";

@@ -13,7 +13,7 @@ import type { Discovery } from "../../kube/discovery.js";
 import { RefusedError } from "../errors.js";
 import { examples, globalsOf, outputOption } from "../flags.js";
 import type { CliIo } from "../io.js";
-import { foreignOwnerRbac, resourcesByGroup } from "../rbac.js";
+import { foreignOwnerRbac, resourcesByGroup } from "../lib/rbac.js";
 import { colorEnabled, palette } from "../render/color.js";
 import { renderNext, writeStructured, type OutputFormat } from "../render/output.js";
 import { renderPlan } from "../render/plan.js";

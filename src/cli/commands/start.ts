@@ -18,7 +18,7 @@ import type { KubeObject } from "../../kube/object.js";
 import { RefusedError } from "../errors.js";
 import { examples, globalsOf, timeoutOption, untilOption } from "../flags.js";
 import type { CliIo } from "../io.js";
-import { nextSteps, watchCommand } from "../next-steps.js";
+import { nextSteps, watchCommand } from "../lib/next-steps.js";
 import { colorEnabled, palette } from "../render/color.js";
 import { renderNext } from "../render/output.js";
 import { CR_DISPLAY_NAME, getMigration, isOperatorManaged, requireServedVersion, withSession, type GlobalOptions } from "../session.js";

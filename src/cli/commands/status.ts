@@ -5,7 +5,7 @@
 import type { Command } from "commander";
 import type { CliIo } from "../io.js";
 import { examples, globalsOf, outputOption } from "../flags.js";
-import { nextSteps } from "../next-steps.js";
+import { nextSteps } from "../lib/next-steps.js";
 import { colorEnabled, palette } from "../render/color.js";
 import { migrationView, renderStatus } from "../render/migration.js";
 import { renderNext, writeStructured, type OutputFormat } from "../render/output.js";

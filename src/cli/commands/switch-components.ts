@@ -14,12 +14,12 @@ import type { KubeObject } from "../../kube/object.js";
 import type { ResourceRef } from "../../kube/resource.js";
 import { MigrationFailedError, RefusedError, TimeoutError } from "../errors.js";
 import { examples, globalsOf, timeoutOption } from "../flags.js";
-import { follow } from "../follow.js";
+import { follow } from "../lib/follow.js";
 import { sleeperOf, type CliIo } from "../io.js";
-import { nextSteps } from "../next-steps.js";
+import { nextSteps } from "../lib/next-steps.js";
 import { renderNext } from "../render/output.js";
 import { clockTime } from "../render/progress.js";
-import { API_GROUP_ENV, envPatch, rolloutState } from "../rollout.js";
+import { API_GROUP_ENV, envPatch, rolloutState } from "../lib/rollout.js";
 import { getMigration, isOperatorManaged, requireServedVersion, withSession, type GlobalOptions } from "../session.js";
 
 /** Options of `switch-components`. */

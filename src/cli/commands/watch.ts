@@ -8,9 +8,9 @@ import { MIGRATION_NAME, phaseOf, type MigrationVersion, type Phase } from "../.
 import { formatDuration } from "../../kube/duration.js";
 import { MigrationFailedError, RefusedError, TimeoutError } from "../errors.js";
 import { examples, globalsOf, outputOption, timeoutOption, untilOption } from "../flags.js";
-import { follow } from "../follow.js";
+import { follow } from "../lib/follow.js";
 import { sleeperOf, type CliIo } from "../io.js";
-import { nextSteps, reached, type NextContext } from "../next-steps.js";
+import { nextSteps, reached, type NextContext } from "../lib/next-steps.js";
 import { colorEnabled, palette } from "../render/color.js";
 import type { OutputFormat } from "../render/output.js";
 import { countV1, getMigration, isOperatorManaged, requireServedVersion, withSession, type GlobalOptions, type Session } from "../session.js";

@@ -57,9 +57,11 @@ export function kindRows(dm: DatastoreMigration, v1Counts?: ReadonlyMap<string, 
   const details = new Map((progress?.typeDetails ?? []).map((d) => [d.kind, d]));
   const phase = phaseOf(dm);
   const copied = phase === Phase.Converged || phase === Phase.Complete || (details.size > 0 && !progress?.currentType);
+  // The kinds of one band are copied together: currentType then lists them, comma-separated.
+  const current = new Set((progress?.currentType ?? "").split(",").map((k) => k.trim()).filter(Boolean));
   return COPY_ORDER.map((kind) => {
     const d = details.get(kind);
-    const state: KindRow["state"] = copied ? "done" : kind === progress?.currentType ? "copying" : d ? "done" : "pending";
+    const state: KindRow["state"] = copied ? "done" : current.has(kind) ? "copying" : d ? "done" : "pending";
     return { kind, total: v1Counts?.get(kind), migrated: d?.migrated ?? 0, skipped: d?.skipped ?? 0, conflicts: d?.conflicts ?? 0, state };
   });
 }

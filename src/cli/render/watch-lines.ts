@@ -58,8 +58,9 @@ export function changeLines(prev: Snapshot | undefined, cur: Snapshot, options: 
   for (const k of cur.kinds) {
     const b = before.get(k.kind);
     if (k.state === "pending" && !b) continue;
-    // Kinds with nothing to copy make no noise.
-    if (k.state === "done" && processed(k) === 0 && (!b || b.state === "pending")) continue;
+    // A kind's start, and kinds with nothing to copy, make no noise.
+    if (k.state === "copying" && processed(k) === 0) continue;
+    if (k.state === "done" && processed(k) === 0 && (!b || b.state !== "done")) continue;
     if (b && b.state === k.state && processed(b) === processed(k) && b.total === k.total) continue;
     // A kind first seen already done (watch attached late) is summarised once below.
     if (!prev && k.state === "done") continue;
