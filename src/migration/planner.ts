@@ -132,7 +132,9 @@ export async function plan(options: PlanOptions): Promise<PlanReport> {
   let measuredRate: number | undefined;
   if (options.validator && canRead && !findings.some((f) => f.severity === "blocker" && f.code === "ConversionError")) {
     const t = Date.now();
-    findings.push(...(await options.validator(convertedObjects(client, options.pageSize ?? 500, options.signal))));
+    const rejected = await options.validator(convertedObjects(client, options.pageSize ?? 500, options.signal));
+    // A drifted built-in tier is already reported, with Calico's message: once is enough.
+    findings.push(...rejected.filter((f) => !drift.some((d) => f.object && d.startsWith(`tier "${f.object.replace(/^Tier\//, "")}"`))));
     validated = true;
     // The dry-run creates went through the same admission chain as the copy will: their rate
     // (minus the fixed cost of setting up the scratch CRDs) is a measured write rate.

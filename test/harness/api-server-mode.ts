@@ -163,7 +163,10 @@ export async function resetApiServerMode(client: KubeClient, options: ApiServerM
     if (!(await discovery.serves(`${V3_GROUP}/v3`, "tiers"))) throw new Error("v3 CRDs not served yet");
   }, { timeoutMs: 30_000, message: "v3 CRDs served after unregistering the APIService" });
   const refs = [...CALICO_KINDS.flatMap((c) => [v1Resource(c), v3Resource(c)]), CLUSTER_INFORMATION_V1, { ...CLUSTER_INFORMATION_V1, group: V3_GROUP, version: "v3" }];
-  for (const ref of refs) await deleteCollection(client, ref);
+  // The protect-builtin-tiers binding's removal reaches the admission plugin a moment later.
+  await eventually(async () => {
+    for (const ref of refs) await deleteCollection(client, ref);
+  }, { timeoutMs: 30_000, message: "delete Calico objects" });
   for (const ref of [DAEMONSETS, DEPLOYMENTS]) {
     try {
       await client.request("DELETE", `/apis/apps/v1/namespaces/${COMPONENTS_NAMESPACE}/${ref.plural}`);
@@ -220,5 +223,27 @@ async function deleteIgnoringMissing(client: KubeClient, ref: ResourceRef, name:
     await client.delete(ref, name, namespace);
   } catch (err) {
     if (!isNotFound(err)) throw err;
+  }
+}
+
+/**
+ * Runs `fn` while the v1 CRD of `plural` has no CEL rules, so a test can store an object that an
+ * older Calico accepted and today's schema refuses (real clusters carry such objects: the rules
+ * are not retroactive). The CRD is restored afterwards.
+ */
+export async function withoutV1Validation<T>(client: KubeClient, plural: string, fn: () => Promise<T>): Promise<T> {
+  const name = `${plural}.${V1_GROUP}`;
+  const original = await client.get(CRD_RESOURCE, name);
+  const strip = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(strip);
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).filter(([k]) => k !== "x-kubernetes-validations").map(([k, x]) => [k, strip(x)]));
+    return v;
+  };
+  await client.update(CRD_RESOURCE, { ...original, spec: strip(original.spec) });
+  try {
+    return await eventually(fn, { timeoutMs: 30_000, message: `write to ${name} without its CEL rules` });
+  } finally {
+    const current = await client.get(CRD_RESOURCE, name);
+    await client.update(CRD_RESOURCE, { ...current, spec: original.spec });
   }
 }

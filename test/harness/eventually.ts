@@ -34,3 +34,22 @@ export async function eventually<T>(fn: () => Promise<T> | T, options: Eventuall
     await delay(intervalMs);
   }
 }
+
+/**
+ * Checks that something stays true: calls `fn` every `intervalMs` for `durationMs` and throws the
+ * first failure. For "nothing happens" assertions (a blocked migration does not progress).
+ */
+export async function consistently(fn: () => Promise<unknown> | unknown, options: { durationMs: number; intervalMs?: number; message?: string }): Promise<void> {
+  const deadline = Date.now() + options.durationMs;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value === false) throw new Error("condition returned false");
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new Error(`${options.message ?? "consistently"}: stopped holding: ${why}`, { cause: err });
+    }
+    if (Date.now() >= deadline) return;
+    await delay(Math.min(options.intervalMs ?? 500, Math.max(0, deadline - Date.now())));
+  }
+}
