@@ -39,8 +39,9 @@ const { values } = parseArgs({
     seed: { type: "string", default: "1" },
   },
 });
-const objects = Number(values.objects);
+const requested = Number(values.objects);
 const sweep = values.sweep.split(",").map(Number);
+let objects = requested;
 const log = (l: string) => console.error(`bench: ${l}`);
 const seconds = (ms: number) => Math.round(ms / 10) / 100;
 
@@ -122,7 +123,8 @@ const cp = await ControlPlane.start({ dir, log });
 try {
   await installApiServerMode(cp.admin);
   await installControllerManifests(cp.admin);
-  const [, seedMs] = await timed(() => seedScale(cp.admin, { objects, seed: Number(values.seed) }));
+  const [seeded, seedMs] = await timed(() => seedScale(cp.admin, { objects: requested, seed: Number(values.seed) }));
+  objects = seeded.total;
   log(`seeded ${objects} objects in ${seconds(seedMs)} s`);
 
   const discovery = new Discovery(cp.admin);
