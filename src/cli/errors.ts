@@ -45,8 +45,9 @@ export class MigrationFailedError extends Error {
   constructor(
     message: string,
     readonly next: readonly string[] = [],
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -56,8 +57,9 @@ export class TimeoutError extends Error {
   constructor(
     message: string,
     readonly next: readonly string[] = [],
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 

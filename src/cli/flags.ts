@@ -51,7 +51,7 @@ export function globalsOf(cmd: Command): GlobalOptions {
   return { kubeconfig: o.kubeconfig, context: o.context, color: o.color !== false };
 }
 
-/** The "Examples:" help section. */
+/** The "Examples:" help section (comment lines start with #, blank strings separate examples). */
 export function examples(...lines: string[]): string {
-  return `\nExamples:\n${lines.map((l) => (l.startsWith("#") || l === "" ? `  ${l}` : `  ${l}`)).join("\n")}\n`;
+  return `\nExamples:\n${lines.map((l) => (l === "" ? "" : `  ${l}`)).join("\n")}\n`;
 }

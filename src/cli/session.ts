@@ -41,7 +41,7 @@ export async function withSession<T>(opts: Pick<GlobalOptions, "kubeconfig" | "c
     client = await clientFromKubeconfig({ kubeconfig: opts.kubeconfig, context: opts.context }, { userAgent: "calico-migrate" });
   } catch (err) {
     if (err instanceof KubeconfigError) throw err;
-    const where = opts.kubeconfig ?? process.env.KUBECONFIG ?? "the default kubeconfig";
+    const where = opts.kubeconfig ?? "the default kubeconfig ($KUBECONFIG or ~/.kube/config)";
     throw new KubeconfigError(`cannot use ${where}${opts.context ? ` (context ${opts.context})` : ""}: ${(err as Error).message}; pass --kubeconfig and --context`, { cause: err });
   }
   try {

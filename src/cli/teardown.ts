@@ -35,7 +35,7 @@ export async function deleteIfUnchanged(client: KubeClient, version: MigrationVe
 
 /** Follows the CR's finalizer until the CR is gone, one line per change. */
 export async function followUntilGone(client: KubeClient, version: MigrationVersion, io: CliIo, o: { timeoutMs: number; intervalMs?: number; what: string; retry: string }): Promise<void> {
-  const printer = new WatchPrinter(io, { output: "table", palette: palette(false), next: () => [], redraw: false });
+  const printer = new WatchPrinter(io, { output: "table", palette: palette(false), next: () => [], redraw: false, kinds: false });
   const sleep = sleeperOf(io);
   const result = await follow(
     { fetch: () => getMigration(client, version), now: io.now, sleep: (ms) => sleep(ms) },

@@ -20,6 +20,8 @@ export interface WatchPrinterOptions {
   next: (dm: DatastoreMigration | undefined) => string[];
   /** Redraw a frame on a terminal (default true); false keeps plain lines everywhere. */
   redraw?: boolean;
+  /** Report per-kind progress (default true). */
+  kinds?: boolean;
 }
 
 /** One printer per followed migration (its state is the previous observation and the rate samples). */
@@ -52,6 +54,7 @@ export class WatchPrinter {
     const now = this.io.now();
     this.last = dm;
     const snap = snapshotOf(dm, now, this.v1Counts);
+    if (this.options.kinds === false) snap.kinds = [];
     this.sample(snap);
     const changed = !this.prev || JSON.stringify({ ...this.prev, at: 0 }) !== JSON.stringify({ ...snap, at: 0 });
     switch (this.options.output) {
@@ -72,14 +75,17 @@ export class WatchPrinter {
     this.prev = snap;
   }
 
-  /** Ends the display: the plain form gets its Next: block (the frame already shows it). */
-  finish(next: readonly string[]): void {
+  /**
+   * Ends the display: the frame is drawn a last time with `next`; the plain form gets a Next:
+   * block unless `next` is left to an error message.
+   */
+  finish(next: readonly string[], printNext = true): void {
     if (this.options.output !== "table") return;
     if (this.redraws) {
-      this.redraw(this.last, this.io.now(), next);
+      this.redraw(this.last, this.io.now(), printNext ? next : []);
       return;
     }
-    for (const line of renderNext(next)) this.io.stdout.write(`${line}\n`);
+    if (printNext) for (const line of renderNext(next)) this.io.stdout.write(`${line}\n`);
   }
 
   private sample(snap: Snapshot): void {

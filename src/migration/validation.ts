@@ -22,6 +22,8 @@ import { Discovery } from "../kube/discovery.js";
 
 /** The scratch group RBAC can name. */
 export const SCRATCH_GROUP = "validation.migration.projectcalico.org";
+/** Written on a terminating scratch CRD to requeue its cleanup. */
+const REQUEUE_ANNOTATION = "migration.projectcalico.org/requeue-cleanup";
 const SCRATCH_LABEL = { "app.kubernetes.io/managed-by": "calico-datastore-migration-validation" };
 
 /** Options of a validation run. */
@@ -100,9 +102,13 @@ async function validateOne(client: KubeClient, c: ConvertedObject, clock: Clock)
 /** Scratch copies of the installed v3 CRDs and Calico's MAPs, re-grouped to the scratch group (also used by the benchmark's raw-create ceiling). */
 export async function installScratch(client: KubeClient, clock: Clock = systemClock): Promise<void> {
   // A previous run's scratch CRDs may still be terminating: applying over them would race their removal.
+  // A CRD deleted right after it was created often fails its first cleanup ("storage is
+  // (re)initializing") and apiextensions then backs off for minutes; an annotation write on the
+  // terminating CRD requeues its cleanup at once.
   await withRetries(async () => {
     for await (const crd of client.listItems(CRDS)) {
       if ((crd.spec as { group?: string }).group === SCRATCH_GROUP && crd.metadata.deletionTimestamp) {
+        await client.patch(CRDS, crd.metadata.name ?? "", { metadata: { annotations: { [REQUEUE_ANNOTATION]: String(clock.now()) } } }, "merge").catch(() => undefined);
         throw new ApiError(503, "ServiceUnavailable", `${crd.metadata.name} is still being deleted`, "GET", "", undefined);
       }
     }

@@ -12,6 +12,10 @@ import type { KubeObject } from "../../src/kube/object.js";
 import { CRDS } from "../../src/migration/prerequisites.js";
 import { repoRoot } from "./binaries.js";
 import { eventually } from "./eventually.js";
+import assert from "node:assert/strict";
+import { COMPONENTS_NAMESPACE, DAEMONSETS, DEPLOYMENTS } from "./api-server-mode.js";
+import type { ResourceRef } from "../../src/kube/resource.js";
+import type { TestCluster } from "./shared-cluster.js";
 
 /** A CliIo writing into strings. */
 export interface CapturedIo extends CliIo {
@@ -85,3 +89,23 @@ export async function writeLegacyV1(admin: KubeClient, v3Kind: string, write: ()
     await admin.update(CRDS, { ...current, spec: original.spec });
   }
 }
+
+/** Plays the DaemonSet/Deployment controllers and kubelet: once the env var is set everywhere, the rollout is done. */
+export async function completeRollouts(cluster: Pick<TestCluster, "admin">): Promise<void> {
+  const all: [ResourceRef, string][] = [[DAEMONSETS, "calico-node"], [DEPLOYMENTS, "calico-typha"], [DEPLOYMENTS, "calico-kube-controllers"]];
+  for (const [ref, name] of all) {
+    const obj = await eventually(async () => {
+      const o = await cluster.admin.get(ref, name, COMPONENTS_NAMESPACE);
+      const spec = (o.spec as { template: { spec: { containers: { env?: { name: string; value?: string }[] }[]; initContainers?: { env?: { name: string; value?: string }[] }[] } } }).template.spec;
+      const all = [...spec.containers, ...(spec.initContainers ?? [])];
+      assert.ok(all.every((c) => c.env?.some((e) => e.name === "CALICO_API_GROUP" && e.value === "projectcalico.org/v3")), `${name} switched`);
+      return o;
+    }, { timeoutMs: 60_000, message: `${name} patched` });
+    const generation = obj.metadata.generation;
+    const status = ref === DAEMONSETS
+      ? { observedGeneration: generation, desiredNumberScheduled: 1, currentNumberScheduled: 1, updatedNumberScheduled: 1, numberAvailable: 1, numberReady: 1, numberMisscheduled: 0 }
+      : { observedGeneration: generation, replicas: 1, updatedReplicas: 1, availableReplicas: 1, readyReplicas: 1 };
+    await cluster.admin.update(ref, { ...obj, status }, { subresource: "status" });
+  }
+}
+

@@ -9,7 +9,7 @@ import { nextSteps } from "../lib/next-steps.js";
 import { colorEnabled, palette } from "../render/color.js";
 import { migrationView, renderStatus } from "../render/migration.js";
 import { renderNext, writeStructured, type OutputFormat } from "../render/output.js";
-import { crdMissing, getMigration, isOperatorManaged, servedVersion, withSession, type GlobalOptions } from "../session.js";
+import { countV1, crdMissing, getMigration, isOperatorManaged, servedVersion, withSession, type GlobalOptions } from "../session.js";
 
 /** Options of `status`. */
 export interface StatusOptions extends GlobalOptions {
@@ -29,7 +29,9 @@ export async function runStatus(opts: StatusOptions, io: CliIo): Promise<void> {
     }
     const dm = await getMigration(client, version);
     const next = nextSteps(dm, { operatorManaged: await isOperatorManaged(client) });
-    const view = migrationView(dm, next);
+    // v1 totals per kind for the progress table (v1 is locked, or gone after finalize, by then).
+    const counts = dm?.status?.progress?.typeDetails?.length ? await countV1(client).catch(() => undefined) : undefined;
+    const view = migrationView(dm, next, counts?.size ? counts : undefined);
     if (opts.output !== "table") {
       writeStructured(io.stdout, view, opts.output);
       return;

@@ -60,13 +60,13 @@ export async function followMigration(session: Session, version: MigrationVersio
       printer.finish(next);
       return;
     case "failed":
-      printer.finish(next);
+      printer.finish(next, false);
       throw new MigrationFailedError(`the migration reached phase Failed: ${result.last?.status?.message ?? ""}`, next);
     case "gone":
-      printer.finish(next);
+      printer.finish(next, false);
       throw new MigrationFailedError(`DatastoreMigration ${MIGRATION_NAME} was deleted while being watched (aborted or finalized)`, next);
     case "timeout":
-      printer.finish(next);
+      printer.finish(next, false);
       throw new TimeoutError(
         `timed out after ${formatDuration(opts.timeoutMs)} waiting for phase ${opts.until}: the migration is in phase ${phase ?? "?"}: ${result.last?.status?.message ?? ""}`,
         next,

@@ -87,7 +87,8 @@ export interface KindTableOptions {
 
 /** The per-kind table: counts, and on a terminal a bar per kind. */
 export function renderKinds(rows: readonly KindRow[], p: Palette, options: KindTableOptions): string[] {
-  const headers = ["kind", ...(options.bars ? ["progress"] : []), "v1", "migrated", "skipped", "conflicts", "state", ...(options.rates ? ["rate"] : [])];
+  const totals = rows.some((r) => r.total !== undefined);
+  const headers = ["kind", ...(options.bars ? ["progress"] : []), ...(totals ? ["v1"] : []), "migrated", "skipped", "conflicts", "state", ...(options.rates ? ["rate"] : [])];
   const body = rows.map((r) => {
     const done = processed(r);
     const bar = r.state === "pending" ? progressBar(0, 1) : r.state === "done" ? progressBar(1, 1) : progressBar(done, r.total ?? 0);
@@ -95,7 +96,7 @@ export function renderKinds(rows: readonly KindRow[], p: Palette, options: KindT
     return [
       r.kind,
       ...(options.bars ? [bar] : []),
-      r.total,
+      ...(totals ? [r.total] : []),
       r.migrated,
       r.skipped,
       r.conflicts ? p.yellow(String(r.conflicts)) : 0,

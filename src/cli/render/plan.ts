@@ -44,7 +44,7 @@ function findingLines(f: Finding, p: Palette, color: (s: string) => string): str
 /** The report's lines (without the Next: block). */
 export function renderPlan(r: PlanReport, p: Palette): string[] {
   const out: string[] = [p.bold("Prerequisites")];
-  out.push(...renderTable(["", "check", "detail"], prerequisiteChecks(r).map(([ok, name, detail]) => [mark(ok, p), name, detail]), { indent: "  " }).split("\n"));
+  out.push(...renderTable(["check", "detail"], prerequisiteChecks(r).map(([ok, name, detail]) => [`${mark(ok, p)} ${name}`, detail]), { indent: "  " }).split("\n"));
 
   out.push("", p.bold(`Objects to migrate: ${r.total} in ${r.kinds.filter((k) => k.count > 0).length} of ${r.kinds.length} kinds`));
   if (r.kinds.length) {
@@ -96,7 +96,7 @@ export function renderPlan(r: PlanReport, p: Palette): string[] {
 
   const e = r.estimate;
   out.push("", p.bold("Locked window"));
-  out.push(`  about ${e.lockedWindowSeconds}s: ${e.drainSeconds}s drain + ${r.total} objects at ~${e.writeRate}/s + 5s to unregister the APIService and verify`);
+  out.push(`  about ${e.lockedWindowSeconds}s (${e.drainSeconds}s drain, ${r.total} objects at ~${e.writeRate}/s, the switch to v3 CRD storage and verification)`);
   out.push(`  (new pods get no IP and policy changes wait while the datastore is locked; existing traffic is unaffected)`);
   return out;
 }

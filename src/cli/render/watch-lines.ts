@@ -49,7 +49,7 @@ export function changeLines(prev: Snapshot | undefined, cur: Snapshot, options: 
   const out: string[] = [];
   if (!prev || !prev.exists || prev.phase !== cur.phase) {
     const after = prev?.exists && options.phaseSince !== undefined ? ` (after ${formatElapsed(cur.at - options.phaseSince)} in ${prev.phase})` : "";
-    out.push(`${t} phase ${cur.phase}${after}: ${cur.message}`);
+    out.push(`${t} phase ${cur.phase}${after}${cur.message ? `: ${cur.message}` : ""}`);
   } else if (prev.message !== cur.message) {
     out.push(`${t} message: ${cur.message}`);
   }
