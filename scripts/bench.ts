@@ -200,7 +200,7 @@ try {
     cpus: os.cpus().length,
   };
   console.log("\nmetric                        value");
-  for (const [k, v] of Object.entries(result)) if (k !== "sweep") console.log(`${k.padEnd(30)}${String(v)}`);
+  for (const [k, v] of Object.entries(result)) if (k !== "sweep") console.log(`${k.padEnd(30)}${typeof v === "object" ? JSON.stringify(v) : String(v)}`);
   console.log(`sweep                         ${sweepRates.map((s) => `${s.concurrency}:${s.objectsPerSecond}/s`).join("  ")}`);
   console.log(JSON.stringify(result));
 } finally {

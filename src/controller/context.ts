@@ -27,8 +27,10 @@ export const FIELD_MANAGER = "calico-datastore-migration";
 export interface ProcessState {
   /** A true result of the operator-managed probe is cached; false never is. */
   operatorManaged: boolean;
-  /** When the full plan last ran, and the v1 fingerprint it saw. */
-  lastFullPlan?: { at: number; fingerprint: string; blockers: string[] };
+  /** When the full plan last ran, for which CR uid and foreign-owner opt-out (`uid/remap`), and its blocking message. */
+  lastFullPlan?: { at: number; key: string; message: string | undefined };
+  /** uid of the CR last warned that only v1beta1 is served (one Event per CR and process). */
+  deprecationWarned?: string;
 }
 
 /** Dependencies of the reconciler. */

@@ -10,7 +10,6 @@ import {
   MIGRATION_NAME,
   MIGRATION_VERSIONS,
   migrationResource,
-  type DatastoreMigration,
   type MigrationVersion,
 } from "../api/datastore-migration.js";
 import type { KubeClient } from "../kube/client.js";
@@ -19,6 +18,7 @@ import { Discovery } from "../kube/discovery.js";
 import { describeError, isNotFound } from "../kube/errors.js";
 import { Informer } from "../kube/informer.js";
 import type { Logger } from "../kube/logger.js";
+import type { KubeObject } from "../kube/object.js";
 import { ExponentialRateLimiter, WorkQueue } from "../kube/work-queue.js";
 import { CRDS } from "../migration/prerequisites.js";
 import { componentsNamespace, DAEMONSETS, DEPLOYMENTS } from "./components.js";
@@ -108,20 +108,20 @@ export class Manager {
     const queue = new WorkQueue<string>({ clock, rateLimiter: new ExponentialRateLimiter({ baseMs: 50, maxMs: 60_000 }) });
     const enqueue = () => queue.add(MIGRATION_NAME);
     const handlers = { onAdd: enqueue, onUpdate: enqueue, onDelete: enqueue };
+    // The CR's own status writes do not enqueue it again: a failing reconcile writes its error
+    // into status and must then wait out its backoff; a phase change requeues explicitly.
+    const crHandlers = { ...handlers, onUpdate: (o: KubeObject, n: KubeObject) => (beyondStatus(o, n) ? enqueue() : undefined) };
     const namespace = await componentsNamespace(client, config.componentsNamespace).catch(() => "calico-system");
     const informers = [
-      new Informer(client, migrationResource(version), { handlers, clock, logger: log }),
+      new Informer(client, migrationResource(version), { handlers: crHandlers, clock, logger: log }),
       new Informer(client, DAEMONSETS, { namespace, handlers, clock, logger: log }),
       new Informer(client, DEPLOYMENTS, { namespace, handlers, clock, logger: log }),
     ];
-    if (version !== "v1") {
-      log.warn({ version }, "only migration.projectcalico.org/v1beta1 is served; apply this project's DatastoreMigration CRD (manifests/crd) to serve v1");
-      const dm = await client.get(migrationResource(version), MIGRATION_NAME).catch(() => undefined);
-      if (dm) await events.record(dm as unknown as DatastoreMigration, "Warning", "DeprecatedAPIVersion", "the cluster serves only the deprecated migration.projectcalico.org/v1beta1 DatastoreMigration API; the migration proceeds through it — apply manifests/crd to serve v1");
-    }
+    // The CR is told in a Warning Event when it is first reconciled (see reconcile).
+    if (version !== "v1") log.warn({ version }, "only migration.projectcalico.org/v1beta1 is served; apply this project's DatastoreMigration CRD (manifests/crd) to serve v1");
     for (const i of informers) i.start();
     // The CRD itself: when it is gone (not merely terminating — its CRs still finish their finalizers), stop.
-    const crdWatch = this.watchCrdGone(stop);
+    const crdWatch = this.watchCrdGone(stop, version);
     await Promise.all(informers.map((i) => i.waitForSync(stop.signal)));
     this.ready = true;
     enqueue();
@@ -164,10 +164,23 @@ export class Manager {
     }
   }
 
-  private async watchCrdGone(stop: AbortController): Promise<void> {
+  /**
+   * Stops the run when the CRD is gone, was replaced (another uid), no longer serves `version`, or
+   * now serves a preferred version (a v1beta1-only CRD upgraded in place): the run resolves it again.
+   */
+  private async watchCrdGone(stop: AbortController, version: MigrationVersion): Promise<void> {
+    let uid: string | undefined;
     while (!stop.signal.aborted) {
       try {
-        await this.deps.client.get(CRDS, DATASTORE_MIGRATION_CRD);
+        const crd = await this.deps.client.get(CRDS, DATASTORE_MIGRATION_CRD);
+        uid ??= crd.metadata.uid;
+        const versions = (crd.spec as { versions?: { name: string; served: boolean }[] }).versions ?? [];
+        const served = MIGRATION_VERSIONS.filter((v) => versions.some((x) => x.name === v && x.served));
+        if (crd.metadata.uid !== uid || served[0] !== version) {
+          this.deps.log.info({ version, served }, "DatastoreMigration CRD replaced or its served versions changed; resolving the served version again");
+          stop.abort();
+          return;
+        }
       } catch (err) {
         if (isNotFound(err)) {
           stop.abort();
@@ -177,4 +190,14 @@ export class Manager {
       await this.deps.clock.sleep(2000, stop.signal).catch(() => undefined);
     }
   }
+}
+
+/**
+ * True unless the update only changed status (and the bookkeeping fields every write changes);
+ * a resync (same resourceVersion) counts, so a stuck reconcile is retried at least that often.
+ */
+export function beyondStatus(oldObj: KubeObject, newObj: KubeObject): boolean {
+  if (oldObj.metadata.resourceVersion === newObj.metadata.resourceVersion) return true;
+  const rest = (o: KubeObject) => JSON.stringify({ ...o, status: undefined, metadata: { ...o.metadata, resourceVersion: undefined, managedFields: undefined } });
+  return rest(oldObj) !== rest(newObj);
 }

@@ -7,7 +7,7 @@ import { Phase, type DatastoreMigration } from "../api/datastore-migration.js";
 import { forgetForeignOriginals } from "../migration/foreign-owners.js";
 import { componentsNamespace, componentStates, joinNames, V3_API_GROUP } from "./components.js";
 import { nowIso, setMessage, writeStatus, type ControllerContext } from "./context.js";
-import { done, requeueAfter, type Result } from "./outcome.js";
+import { requeueAfter, type Result } from "./outcome.js";
 import { isOperatorManaged } from "./operator.js";
 
 /** Handles phase Converged (also while a deletion waits for completion). */
@@ -36,5 +36,6 @@ export async function handleConverged(ctx: ControllerContext, dm: DatastoreMigra
     s.completedAt = nowIso(ctx);
   });
   await ctx.events.record(dm, "Normal", "Complete", `all components run with CALICO_API_GROUP=${V3_API_GROUP}; delete the DatastoreMigration (calico-migrate finalize) to remove the v1 CRDs`);
-  return done;
+  // A deletion waiting for Complete goes on to the v1 CRD cleanup at once.
+  return requeueAfter(0);
 }

@@ -15,11 +15,14 @@ import { withConflicts } from "./conditions.js";
 import { nowIso, patchMetadata, writeStatus, type ControllerContext } from "./context.js";
 import { engineOptions, remapForeignEnabled } from "./engine.js";
 import { lockedWindowCheck } from "./locked-window.js";
-import { done, requeueAfter, type Result } from "./outcome.js";
+import { requeueAfter, type Result } from "./outcome.js";
 import { saveReport } from "./report-builder.js";
 
-/** Ensures the aggregated APIService is gone (an operator may have re-created it); Event when it was back. */
-export async function ensureApiServiceGone(ctx: ControllerContext, dm: DatastoreMigration): Promise<DatastoreMigration> {
+/**
+ * Ensures the aggregated APIService is gone (an operator may have re-created it); Event when it
+ * was back. `unregistered` tells whether it had to be unregistered now (the group is switching again).
+ */
+export async function ensureApiServiceGone(ctx: ControllerContext, dm: DatastoreMigration): Promise<{ dm: DatastoreMigration; unregistered: boolean }> {
   const saved = dm.metadata.annotations?.[Names.savedApiService];
   const r = await saveAndDeleteApiService(ctx.client, Boolean(saved), async (json) => {
     dm = await patchMetadata(ctx, dm, { annotations: { [Names.savedApiService]: json } });
@@ -28,7 +31,7 @@ export async function ensureApiServiceGone(ctx: ControllerContext, dm: Datastore
     ctx.discovery.reset();
     await ctx.events.record(dm, "Warning", "APIServiceRecreated", "the aggregated APIService v3.projectcalico.org was registered again during the migration and has been unregistered; stop whatever re-creates it (e.g. the operator's APIServer resource or a GitOps sync)");
   }
-  return dm;
+  return { dm, unregistered: r === "deleted" };
 }
 
 function progressOf(results: readonly KindResult[], current: string, completed: number): Progress {
@@ -57,7 +60,7 @@ export async function handleMigrating(ctx: ControllerContext, dm: DatastoreMigra
   // 1. v1 lock first, in case we resumed here without Pending having taken it.
   await lockV1(ctx.client, uid);
   // 2. The APIService must be gone before v3 ClusterInformation can be written to CRD storage.
-  dm = await ensureApiServiceGone(ctx, dm);
+  ({ dm } = await ensureApiServiceGone(ctx, dm));
   // 3. Lock v3: components switching early must not see a half-copied datastore.
   await lockV3(ctx.client, uid);
 
@@ -128,5 +131,5 @@ export async function handleMigrating(ctx: ControllerContext, dm: DatastoreMigra
   const started = Date.parse(dm.status?.startedAt ?? "");
   if (!Number.isNaN(started)) ctx.metrics.duration.observe((ctx.clock.now() - started) / 1000);
   await ctx.events.record(dm, "Normal", "Converged", `all resources migrated; v3 datastore unlocked (${verifyMsg})`);
-  return done;
+  return requeueAfter(0);
 }

@@ -5,18 +5,19 @@
  * crash; on re-entry (datastoreLockedAt set) the checks are not run again inside the locked window.
  */
 import { Names, Phase, type DatastoreMigration } from "../api/datastore-migration.js";
-import { CALICO_KINDS, v1Resource, V1_GROUP } from "../calico/kinds.js";
+import { V1_GROUP } from "../calico/kinds.js";
 import { saveAndDeleteApiService } from "../migration/apiservice.js";
 import { lockV1 } from "../migration/datastore-lock.js";
 import { detachForeignOwners, scanForeignDependents } from "../migration/foreign-owners.js";
-import { loadSchemas, plan } from "../migration/planner.js";
+import type { Finding } from "../migration/findings.js";
+import { loadSchemas, plan, quickChecks } from "../migration/planner.js";
 import { crdNames } from "../migration/prerequisites.js";
 import { runPass } from "../migration/run-kinds.js";
 import { TIER_DRIFT_PREFIX } from "../migration/tier-drift.js";
 import { withConflicts } from "./conditions.js";
 import { nowIso, patchMetadata, setMessage, writeStatus, type ControllerContext } from "./context.js";
 import { engineOptions, remapForeignEnabled } from "./engine.js";
-import { done, requeueAfter, TerminalError, type Result } from "./outcome.js";
+import { requeueAfter, TerminalError, type Result } from "./outcome.js";
 import { makeValidator } from "./validation-hook.js";
 
 /** Handles phase Pending (and the empty phase). */
@@ -89,56 +90,44 @@ export async function handlePending(ctx: ControllerContext, dm: DatastoreMigrati
     s.message = "Migrating resources";
   });
   await ctx.events.record(dm, "Normal", "Migrating", "copying Calico resources from crd.projectcalico.org/v1 to projectcalico.org/v3");
-  return done;
+  return requeueAfter(0);
 }
 
 /**
- * The first blocking problem as a status message, or undefined. Cheap checks run every poll;
- * the full plan (conversion, collisions, server-side validation, foreign references) runs when
- * v1 objects changed or at most once per fullPlanInterval.
+ * The first blocking problem as a status message, or undefined. The cheap checks (prerequisites,
+ * built-in tier drift) run every poll, so their fix is seen at the next one; the full plan
+ * (conversion, collisions, server-side validation, foreign references) runs only once they pass,
+ * at most once per fullPlanInterval — and at once for a new CR or a changed foreign-reference opt-out.
  */
 async function blockers(ctx: ControllerContext, dm: DatastoreMigration): Promise<string | undefined> {
-  const fingerprint = await v1Fingerprint(ctx);
+  const quick = summarize((await quickChecks(ctx.client, ctx.discovery)).findings.filter((f) => f.severity === "blocker"));
+  if (quick) return quick;
+  const remap = remapForeignEnabled(dm);
+  const key = `${dm.metadata.uid ?? ""}/${remap}`;
   const last = ctx.state.lastFullPlan;
-  if (last && (last.fingerprint === fingerprint || ctx.clock.now() - last.at < ctx.config.fullPlanIntervalMs)) {
-    return last.blockers.length ? last.blockers.join("; ") : undefined;
-  }
+  if (last && last.key === key && ctx.clock.now() - last.at < ctx.config.fullPlanIntervalMs) return last.message;
   const report = await plan({
     client: ctx.client,
     discovery: ctx.discovery,
-    scanForeignOwners: remapForeignEnabled(dm),
+    scanForeignOwners: remap,
     detectConflicts: false,
     validator: ctx.config.validate ? makeValidator(ctx) : undefined,
     drainSeconds: ctx.config.drainPeriodMs / 1000,
   });
   ctx.log.info({ durationMs: report.durationMs, objects: report.total, blockers: report.blockers.length, validated: report.validated }, "plan finished");
-  const messages = report.blockers.map((b) => {
+  const message = summarize(report.blockers);
+  ctx.state.lastFullPlan = { at: ctx.clock.now(), key, message };
+  if (!message && dm.status?.message?.startsWith(TIER_DRIFT_PREFIX)) await setMessage(ctx, dm, "Prerequisites met");
+  return message;
+}
+
+/** Blockers as one status message: the first in full (Calico's texts where it has them), then a count. */
+function summarize(blockers: readonly Finding[]): string | undefined {
+  const messages = blockers.map((b) => {
     if (b.code === "RbacMissing") return "Waiting for migration RBAC permissions";
     if (b.code === "TierDrift") return b.message;
     return `${b.message}. Fix: ${b.fix}`;
   });
   if (messages.length > 1) messages.splice(1, messages.length - 1, `and ${messages.length - 1} more problem(s): run calico-migrate plan`);
-  // A cheap-check blocker (RBAC, CRDs) must be re-checked every poll, so only a clean or
-  // object-level result is remembered.
-  const cheap = report.blockers.some((b) => ["RbacMissing", "MissingV3Crds", "NoClusterInformation", "MutatingAdmissionPolicyNotServed", "AdmissionPoliciesMissing", "TierDrift"].includes(b.code));
-  ctx.state.lastFullPlan = cheap ? undefined : { at: ctx.clock.now(), fingerprint, blockers: messages };
-  if (!messages.length && dm.status?.message?.startsWith(TIER_DRIFT_PREFIX)) await setMessage(ctx, dm, "Prerequisites met");
   return messages.length ? messages.join(" ") : undefined;
-}
-
-/**
- * The list resourceVersions of every v1 kind, joined (compared for equality only): equal strings
- * mean no v1 object changed. A list's resourceVersion moves with any write, so this errs on the
- * side of "changed"; the interval bounds how often that costs a full plan.
- */
-async function v1Fingerprint(ctx: ControllerContext): Promise<string> {
-  const parts: string[] = [];
-  for (const kind of CALICO_KINDS) {
-    try {
-      parts.push((await ctx.client.list(v1Resource(kind), { limit: 1 })).metadata.resourceVersion ?? "");
-    } catch {
-      parts.push("?");
-    }
-  }
-  return parts.join(",");
 }

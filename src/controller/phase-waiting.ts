@@ -10,14 +10,20 @@ import { nowIso, writeStatus, type ControllerContext } from "./context.js";
 import { engineOptions } from "./engine.js";
 import { lockedWindowCheck } from "./locked-window.js";
 import { ensureApiServiceGone } from "./phase-migrating.js";
-import { done, requeueAfter, type Result } from "./outcome.js";
+import { requeueAfter, type Result } from "./outcome.js";
+
+/** How long a detect pass rides out transitional answers when the group switched in an earlier reconcile. */
+const SETTLED_TRANSITIONAL_MS = 5_000;
 
 /** Handles phase WaitingForConflictResolution. */
 export async function handleWaiting(ctx: ControllerContext, dm: DatastoreMigration): Promise<Result> {
   // Conflicts are read from CRD storage only: the APIService must stay gone.
-  dm = await ensureApiServiceGone(ctx, dm);
-  dm = await lockedWindowCheck(ctx, dm);
-  const pass = await runPass(engineOptions(ctx, dm, await loadSchemas(ctx.client)), "detect");
+  const gone = await ensureApiServiceGone(ctx, dm);
+  dm = await lockedWindowCheck(ctx, gone.dm);
+  // Long after the switch, a 503 means the APIService is back: fail fast, so that the next
+  // reconcile unregisters it again, rather than wait it out as a transitional answer.
+  const opts = engineOptions(ctx, dm, await loadSchemas(ctx.client));
+  const pass = await runPass(gone.unregistered ? opts : { ...opts, transitionalBoundMs: SETTLED_TRANSITIONAL_MS }, "detect");
   const now = nowIso(ctx);
   if (pass.conflicts.length) {
     const n = pass.conflicts.length;
@@ -38,5 +44,5 @@ export async function handleWaiting(ctx: ControllerContext, dm: DatastoreMigrati
     s.conditions = withConflicts(s.conditions, [], now);
   });
   await ctx.events.record(dm, "Normal", "ConflictsResolved", "all conflicts resolved; resuming the migration");
-  return done;
+  return requeueAfter(0);
 }

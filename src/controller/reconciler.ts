@@ -47,7 +47,15 @@ export function otherStatusWriter(dm: DatastoreMigration, now: number): string |
 /** Reconciles `v1-to-v3` once; errors other than terminal ones propagate (retryable). */
 export async function reconcile(ctx: ControllerContext): Promise<Result> {
   let dm = await getMigration(ctx);
-  if (!dm) return done;
+  if (!dm) {
+    // A CR with another name is still told that it is ignored, also when it is the only one.
+    await flagOtherMigrations(ctx, undefined);
+    return done;
+  }
+  if (ctx.version() !== "v1" && ctx.state.deprecationWarned !== dm.metadata.uid) {
+    await ctx.events.record(dm, "Warning", "DeprecatedAPIVersion", "the cluster serves only the deprecated migration.projectcalico.org/v1beta1 DatastoreMigration API; the migration proceeds through it — apply manifests/crd to serve v1");
+    ctx.state.deprecationWarned = dm.metadata.uid;
+  }
   dm = await flagOtherMigrations(ctx, dm);
 
   const other = otherStatusWriter(dm, ctx.clock.now());
@@ -93,12 +101,15 @@ export async function reconcile(ctx: ControllerContext): Promise<Result> {
  * DatastoreMigrations with another name are ignored, told so in their own status, and flagged on
  * v1-to-v3 (the Tigera operator reads the first CR it lists, so a stray one can hide ours).
  */
-async function flagOtherMigrations(ctx: ControllerContext, dm: DatastoreMigration): Promise<DatastoreMigration> {
+async function flagOtherMigrations(ctx: ControllerContext, dm: DatastoreMigration): Promise<DatastoreMigration>;
+async function flagOtherMigrations(ctx: ControllerContext, dm: undefined): Promise<undefined>;
+async function flagOtherMigrations(ctx: ControllerContext, dm: DatastoreMigration | undefined): Promise<DatastoreMigration | undefined> {
   const others = (await ctx.client.listAll(dmResource(ctx))).filter((o) => o.metadata.name !== MIGRATION_NAME) as unknown as DatastoreMigration[];
   for (const o of others) {
     const msg = `ignored: only the DatastoreMigration named "${MIGRATION_NAME}" is acted on; delete this one (kubectl delete datastoremigration ${o.metadata.name})`;
     if (o.status?.message !== msg) await setMessage(ctx, o, msg).catch(() => undefined);
   }
+  if (!dm) return undefined;
   const flagged = dm.status?.conditions?.some((c) => c.type === ConditionType.OtherMigrations) ?? false;
   if (others.length && !flagged) {
     const message = `other DatastoreMigrations exist and are ignored: ${others.map((o) => o.metadata.name).join(", ")}; delete them — the operator may read one of them instead of ${MIGRATION_NAME}`;

@@ -4,7 +4,8 @@
  */
 import https from "node:https";
 import http from "node:http";
-import { ApiError, TransportError, type StatusBody } from "./errors.js";
+import { retry } from "./backoff.js";
+import { ApiError, isRetryable, TransportError, type StatusBody } from "./errors.js";
 import { collectionPath, objectPath, type ResourceRef } from "./resource.js";
 import type { KubeList, KubeObject, WatchEvent } from "./object.js";
 
@@ -23,6 +24,13 @@ export interface ClientConfig {
   /** Per-request timeout for non-watch requests. */
   timeoutMs?: number;
   userAgent?: string;
+  /**
+   * Attempts after a transient failure of a non-watch request (429, 5xx, server timeouts, a reset
+   * or refused connection; not our own request timeout), with jittered backoff from 100 ms and
+   * Retry-After honoured. A write the server applied before its answer was lost then meets its
+   * own precondition (409 Conflict or AlreadyExists), which callers already handle. Default 4; 0 disables.
+   */
+  retries?: number;
 }
 
 /** Options of one request. */
@@ -95,20 +103,34 @@ export class KubeClient {
 
   /** Sends one request and parses the JSON answer; non-2xx answers throw ApiError. */
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const res = await this.send(method, path, options, false);
-    const text = await readBody(res, options.signal, method, path);
-    const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300) throw toApiError(status, text, method, path);
+    const text = await this.exchange(method, path, options);
     return (text === "" ? undefined : JSON.parse(text)) as T;
   }
 
   /** Sends one request and returns the body as text (health endpoints, logs). */
   async requestText(method: string, path: string, options: RequestOptions = {}): Promise<string> {
-    const res = await this.send(method, path, { accept: "*/*", ...options }, false);
-    const text = await readBody(res, options.signal, method, path);
-    const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300) throw toApiError(status, text, method, path);
-    return text;
+    return this.exchange(method, path, { accept: "*/*", ...options });
+  }
+
+  /** One request with the transient-failure retries of `ClientConfig.retries`; the body as text. */
+  private exchange(method: string, path: string, options: RequestOptions): Promise<string> {
+    const once = async () => {
+      const res = await this.send(method, path, options, false);
+      const text = await readBody(res, options.signal, method, path);
+      const status = res.statusCode ?? 0;
+      if (status < 200 || status >= 300) throw toApiError(status, text, method, path);
+      return text;
+    };
+    const retries = this.config.retries ?? 4;
+    if (retries <= 0) return once();
+    return retry(once, {
+      steps: retries + 1,
+      baseMs: 100,
+      maxMs: 2_000,
+      jitter: 0.5,
+      signal: options.signal,
+      retryable: (err) => isRetryable(err) && !(err instanceof TransportError && err.cause instanceof RequestTimeout),
+    });
   }
 
   /** GET one object. */
@@ -300,7 +322,7 @@ export class KubeClient {
         resolve,
       );
       if (timeoutMs > 0) {
-        req.setTimeout(timeoutMs, () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
+        req.setTimeout(timeoutMs, () => req.destroy(new RequestTimeout(`timed out after ${timeoutMs} ms`)));
       }
       req.on("error", (err) => {
         if (options.signal?.aborted) reject(options.signal.reason instanceof Error ? options.signal.reason : err);
@@ -309,6 +331,11 @@ export class KubeClient {
       req.end(body);
     });
   }
+}
+
+/** Our own per-request timeout fired (not retried: the request already waited its full time). */
+class RequestTimeout extends Error {
+  override readonly name = "RequestTimeout";
 }
 
 function writeQuery(options: WriteOptions): Record<string, string | undefined> {

@@ -36,7 +36,8 @@ export function prerequisiteFindings(p: Prerequisites): Finding[] {
     blocker("RbacMissing", `Waiting for migration RBAC permissions: cannot list ${p.forbiddenKinds.join(", ")}`,
       "kubectl apply -k manifests/ (the controller's ClusterRole grants list on every crd.projectcalico.org kind)");
   }
-  if (p.v1ClusterInformation === "missing") {
+  // A ClusterInformation the caller may not read is an RBAC problem (reported above), not a missing lock.
+  if (p.v1ClusterInformation === "missing" && !p.forbiddenKinds.some((k) => k.startsWith("clusterinformations."))) {
     blocker("NoClusterInformation", "v1 ClusterInformation \"default\" not found: there is no datastore lock to take",
       "check that calico-node runs (it creates ClusterInformation default on start)");
   }

@@ -68,15 +68,20 @@ export async function loadSchemas(client: KubeClient): Promise<SchemaSet> {
   return SchemaSet.fromCrds(crds);
 }
 
+/** The checks cheap enough to repeat at every poll: prerequisites and built-in tier drift. */
+export async function quickChecks(client: KubeClient, discovery: Discovery): Promise<{ prerequisites: Prerequisites; findings: Finding[]; drift: string[] }> {
+  const prerequisites = await checkPrerequisites(client, discovery);
+  const findings: Finding[] = prerequisiteFindings(prerequisites);
+  const drift = prerequisites.forbiddenKinds.length ? [] : await checkTierDrift(client);
+  if (drift.length) findings.push({ severity: "blocker", code: "TierDrift", message: tierDriftMessage(drift), fix: "kubectl edit tiers.crd.projectcalico.org <name> and set the values named" });
+  return { prerequisites, findings, drift };
+}
+
 /** Builds the plan report. */
 export async function plan(options: PlanOptions): Promise<PlanReport> {
   const started = Date.now();
   const { client, discovery } = options;
-  const prerequisites = await checkPrerequisites(client, discovery);
-  const findings: Finding[] = prerequisiteFindings(prerequisites);
-
-  const drift = prerequisites.forbiddenKinds.length ? [] : await checkTierDrift(client);
-  if (drift.length) findings.push({ severity: "blocker", code: "TierDrift", message: tierDriftMessage(drift), fix: "kubectl edit tiers.crd.projectcalico.org <name> and set the values named" });
+  const { prerequisites, findings, drift } = await quickChecks(client, discovery);
 
   const kinds: { kind: string; count: number }[] = [];
   const renames: Rename[] = [];
@@ -101,7 +106,9 @@ export async function plan(options: PlanOptions): Promise<PlanReport> {
           } else targets.set(key, cr.metadata.name ?? "");
         } catch (err) {
           if (!(err instanceof ConversionError)) throw err;
-          findings.push({ severity: "blocker", code: "ConversionError", object: objectKey(cr.metadata.namespace, cr.metadata.name ?? ""), message: err.message, fix: err.message.slice(err.message.indexOf("Fix: ") + 5) });
+          // The error's text ends in ". Fix: …": the finding carries the two parts apart (shown as "message. Fix: fix").
+          const at = err.message.indexOf(". Fix: ");
+          findings.push({ severity: "blocker", code: "ConversionError", object: objectKey(cr.metadata.namespace, cr.metadata.name ?? ""), message: at >= 0 ? err.message.slice(0, at) : err.message, fix: at >= 0 ? err.message.slice(at + 7) : "" });
         }
       }
       kinds.push({ kind: kind.kind, count });
@@ -121,7 +128,8 @@ export async function plan(options: PlanOptions): Promise<PlanReport> {
     }
     if (foreign.notScanned.length) {
       findings.push({
-        severity: foreign.scanned === 0 ? "blocker" : "warning", code: "ForeignOwnersNotScanned",
+        // A dependent may hide in any resource not scanned, and the GC would delete it.
+        severity: "blocker", code: "ForeignOwnersNotScanned",
         message: `could not scan ${foreign.notScanned.length} resource(s) for Calico owner references: ${foreign.notScanned.slice(0, 5).map((n) => `${n.resource} (${n.reason})`).join(", ")}${foreign.notScanned.length > 5 ? ", …" : ""}`,
         fix: "apply the optional ClusterRole (calico-migrate plan --emit-rbac | kubectl apply -f -), or opt out with --no-remap-foreign-owner-references",
       });

@@ -39,7 +39,7 @@ export async function eventually<T>(fn: () => Promise<T> | T, options: Eventuall
  * Checks that something stays true: calls `fn` every `intervalMs` for `durationMs` and throws the
  * first failure. For "nothing happens" assertions (a blocked migration does not progress).
  */
-export async function consistently(fn: () => Promise<unknown> | unknown, options: { durationMs: number; intervalMs?: number; message?: string }): Promise<void> {
+export async function consistently(fn: () => unknown, options: { durationMs: number; intervalMs?: number; message?: string }): Promise<void> {
   const deadline = Date.now() + options.durationMs;
   for (;;) {
     try {

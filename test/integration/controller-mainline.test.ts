@@ -91,7 +91,10 @@ describe("controller mainline", () => {
 
     const cm = await cluster.admin.get(CONFIGMAPS, "owned-by-tier", "default");
     assert.equal(cm.metadata.ownerReferences?.[0]?.uid, v3Security.metadata.uid, "foreign dependent points at the v3 owner");
-    assert.match(dm.status?.message ?? "", /CALICO_API_GROUP=projectcalico.org\/v3 on calico-node, calico-typha and calico-kube-controllers/);
+    // Converged is written first; the Converged handler then names the components it waits for.
+    await eventually(async () => {
+      assert.match((await getDm(cluster)).status?.message ?? "", /CALICO_API_GROUP=projectcalico.org\/v3 on calico-node, calico-typha and calico-kube-controllers/);
+    }, { timeoutMs: 30_000, message: "message names the components" });
   });
 
   test("reaches Complete once the components run with the v3 API group", async () => {

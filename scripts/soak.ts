@@ -1,0 +1,198 @@
+/**
+ * `npm run soak`: the long crash test. On its own control plane (garbage collector running), each
+ * round seeds a few thousand mixed objects (seeded), then runs three migrations with the
+ * controller as a process that is SIGKILLed and restarted:
+ *   1. aborted: random kills, then the CR is deleted mid-copy and the abort itself is killed;
+ *      the cluster must be exactly as before (v1, lock, APIService, foreign owner references);
+ *   2. to Complete: odd rounds kill once in every step (planner, drain, lock→APIService delete,
+ *      mid-kind, mid-page, verification, Converged), even rounds at seeded random points until
+ *      Converged; then v1 and v3 are compared object by object (0 lost, 0 duplicated, 0
+ *      conflicts) and no owner-referenced object may have been collected;
+ *   3. the v1 CRD cleanup after Complete, killed midway: every v1 CRD goes, v3 stays.
+ * Prints a table of crash points by step; exits 0 only when every check passed, every named step
+ * was hit at least once and at least --min-crashes crashes happened.
+ *
+ * Flags: --rounds N (3) --seed S (1) --objects N (2000) --min-crashes N (30)
+ */
+import assert from "node:assert/strict";
+import { parseArgs } from "node:util";
+import { MIGRATION_NAME, migrationResource } from "../src/api/datastore-migration.js";
+import { CALICO_KINDS, kindByName, V1_GROUP, v3Resource } from "../src/calico/kinds.js";
+import { crdNames } from "../src/migration/prerequisites.js";
+import { installApiServerMode, resetApiServerMode } from "../test/harness/api-server-mode.js";
+import { takeSnapshot, snapshotDifferences } from "../test/harness/cluster-snapshot.js";
+import { ControlPlane } from "../test/harness/control-plane.js";
+import { installControllerManifests } from "../test/harness/controller.js";
+import { CRASH_STEPS, STEP_LABELS, type CrashStep } from "../test/harness/crash-classify.js";
+import { CrashLoop, type CrashRecord } from "../test/harness/crash-loop.js";
+import { compareDatastores, describeComparison } from "../test/harness/datastore-compare.js";
+import { gcBarrier } from "../test/harness/gc-barrier.js";
+import { createMigration, getMigration, waitGone, waitPhase } from "../test/harness/migration-cr.js";
+import { CONFIGMAPS, seedScale, type ScaleSeedResult } from "../test/harness/scale-seed.js";
+import type { TestCluster } from "../test/harness/shared-cluster.js";
+import { switchComponentsToV3 } from "../test/harness/switch-components.js";
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "3" },
+    seed: { type: "string", default: "1" },
+    objects: { type: "string", default: "2000" },
+    "min-crashes": { type: "string", default: "30" },
+  },
+});
+const ROUNDS = Number(values.rounds);
+const BASE_SEED = Number(values.seed);
+const OBJECTS = Number(values.objects);
+const MIN_CRASHES = Number(values["min-crashes"]);
+const DM = migrationResource("v1");
+const log = (line: string) => console.log(`[soak ${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+interface RoundResult {
+  round: number;
+  seed: number;
+  objects: number;
+  crashes: CrashRecord[];
+  lost: number;
+  duplicated: number;
+  conflicts: number;
+  collected: number;
+  seconds: number;
+}
+
+/** Owned objects the garbage collector must have spared: how many are missing or point nowhere. */
+async function collectedDependents(cluster: TestCluster, seeded: ScaleSeedResult): Promise<number> {
+  await gcBarrier(cluster.admin, seeded.namespaces[0]);
+  let missing = 0;
+  for (const d of seeded.dependents) {
+    const cm = await cluster.admin.get(CONFIGMAPS, d.name, d.namespace).catch(() => undefined);
+    const owner = await cluster.admin.get(v3Resource(kindByName(d.owner.kind)!), d.owner.name, d.owner.namespace).catch(() => undefined);
+    if (!cm || !owner || cm.metadata.ownerReferences?.[0]?.uid !== owner.metadata.uid) missing++;
+  }
+  const policy = await cluster.admin.get(v3Resource(kindByName("GlobalNetworkPolicy")!), seeded.ownedPolicy).catch(() => undefined);
+  const tier = await cluster.admin.get(v3Resource(kindByName("Tier")!), "security").catch(() => undefined);
+  if (!policy || policy.metadata.ownerReferences?.[0]?.uid !== tier?.metadata.uid) missing++;
+  return missing;
+}
+
+/** Migration 1: random kills, then deleted mid-copy with the abort killed; the cluster must be as before. */
+async function abortedMigration(cluster: TestCluster, seed: number, seeded: ScaleSeedResult): Promise<CrashRecord[]> {
+  const before = await takeSnapshot(cluster.admin, seeded.namespaces);
+  const loop = await CrashLoop.start({ cluster, seed, drainMs: 3000, extraArgs: ["--no-validate"], log });
+  try {
+    await createMigration(cluster.admin);
+    await loop.crashRandomly(3000);
+    await waitPhase(cluster.admin, "Migrating", { timeoutMs: 180_000 });
+    const abortKill = loop.crashAt("abort", { maxNth: 6 });
+    await cluster.admin.delete(DM, MIGRATION_NAME);
+    await abortKill;
+    if (await getMigration(cluster.admin)) await loop.crashRandomly(1500).catch(() => undefined);
+    await waitGone(cluster.admin, MIGRATION_NAME, 300_000);
+    const differences = snapshotDifferences(before, await takeSnapshot(cluster.admin, seeded.namespaces));
+    assert.deepEqual(differences, [], "the aborted migration left the cluster as it was");
+    return loop.crashes;
+  } finally {
+    await loop.stop();
+  }
+}
+
+/** Migration 2: to Complete with kills (targeted in every step, or random), then compared. */
+async function completedMigration(cluster: TestCluster, seed: number, targeted: boolean, result: RoundResult): Promise<CrashLoop> {
+  const loop = await CrashLoop.start({ cluster, seed, drainMs: 4000, log, stepTimeoutMs: 300_000 });
+  await createMigration(cluster.admin);
+  if (targeted) {
+    for (const step of ["planner", "drain", "lock-to-apiservice-delete", "mid-kind", "mid-page", "verification", "converged"] as const) {
+      const c = await loop.crashAt(step);
+      if (c.step !== step) log(`note: the kill aimed at ${step} hit ${c.step}`);
+    }
+  } else {
+    for (let i = 0; i < 14 && (await getMigration(cluster.admin))?.status?.phase !== "Converged"; i++) await loop.crashRandomly(2_000 + i * 2_500);
+    await waitPhase(cluster.admin, "Converged", { timeoutMs: 300_000 });
+    await loop.crashRandomly(1_500);
+  }
+  const converged = await waitPhase(cluster.admin, "Converged", { timeoutMs: 300_000 });
+  result.conflicts = converged.status?.progress?.conflicts ?? 0;
+  await switchComponentsToV3(cluster.admin);
+  await waitPhase(cluster.admin, "Complete", { timeoutMs: 120_000 });
+  const cmp = await compareDatastores(cluster.admin);
+  log(`compare: ${describeComparison(cmp)}`);
+  result.lost = cmp.missing.length + cmp.different.length;
+  result.duplicated = cmp.duplicated.length + cmp.extras.length;
+  return loop;
+}
+
+/** Migration 3: the cleanup after Complete, killed midway: every v1 CRD goes, v3 stays. */
+async function killedCleanup(cluster: TestCluster, loop: CrashLoop): Promise<void> {
+  let v3Before = 0;
+  for (const kind of CALICO_KINDS) v3Before += (await cluster.admin.listAll(v3Resource(kind), { metadataOnly: true })).length;
+  const kill = loop.crashAt("cleanup");
+  await cluster.admin.delete(DM, MIGRATION_NAME);
+  await kill;
+  await waitGone(cluster.admin, MIGRATION_NAME, 300_000);
+  assert.deepEqual(await crdNames(cluster.admin, V1_GROUP), [], "every v1 CRD is gone");
+  let v3After = 0;
+  for (const kind of CALICO_KINDS) v3After += (await cluster.admin.listAll(v3Resource(kind), { metadataOnly: true })).length;
+  assert.equal(v3After, v3Before, "v3 is intact after the cleanup");
+}
+
+async function round(cluster: TestCluster, n: number): Promise<RoundResult> {
+  const started = Date.now();
+  const seed = BASE_SEED * 1000 + n;
+  if (n > 1) await resetApiServerMode(cluster.admin);
+  await installControllerManifests(cluster.admin);
+  const seeded = await seedScale(cluster.admin, { objects: OBJECTS, seed });
+  log(`round ${n}: seeded ${seeded.total} objects (seed ${seed})`);
+  const result: RoundResult = { round: n, seed, objects: seeded.total, crashes: [], lost: 0, duplicated: 0, conflicts: 0, collected: 0, seconds: 0 };
+  result.crashes.push(...(await abortedMigration(cluster, seed, seeded)));
+  const loop = await completedMigration(cluster, seed + 500, n % 2 === 1, result);
+  try {
+    result.collected = await collectedDependents(cluster, seeded);
+    await killedCleanup(cluster, loop);
+    result.collected += await collectedDependents(cluster, seeded);
+  } finally {
+    result.crashes.push(...loop.crashes);
+    await loop.stop();
+    for (const d of seeded.dependents) await cluster.admin.delete(CONFIGMAPS, d.name, d.namespace).catch(() => undefined);
+  }
+  result.seconds = Math.round((Date.now() - started) / 1000);
+  return result;
+}
+
+function printTables(results: RoundResult[]): { allSteps: boolean; total: number } {
+  const all = results.flatMap((r) => r.crashes);
+  const rows: [string, string][] = [...CRASH_STEPS, "other" as const].map((s) => [STEP_LABELS[s], String(all.filter((c) => c.step === s).length)]);
+  const width = Math.max(...rows.map(([l]) => l.length));
+  console.log("\nCrash points by step");
+  for (const [label, count] of rows) console.log(`  ${label.padEnd(width)}  ${count.padStart(3)}`);
+  console.log(`  ${"total".padEnd(width)}  ${String(all.length).padStart(3)}`);
+  console.log("\nRounds");
+  console.log("  round  seed    objects  crashes  lost  duplicated  conflicts  GC-collected  seconds");
+  for (const r of results) {
+    console.log(`  ${String(r.round).padEnd(5)}  ${String(r.seed).padEnd(6)}  ${String(r.objects).padStart(7)}  ${String(r.crashes.length).padStart(7)}  ${String(r.lost).padStart(4)}  ${String(r.duplicated).padStart(10)}  ${String(r.conflicts).padStart(9)}  ${String(r.collected).padStart(12)}  ${String(r.seconds).padStart(7)}`);
+  }
+  const missing = CRASH_STEPS.filter((s: CrashStep) => !all.some((c) => c.step === s));
+  if (missing.length) console.log(`\nsteps never hit: ${missing.join(", ")}`);
+  return { allSteps: missing.length === 0, total: all.length };
+}
+
+const cp = await ControlPlane.start({ log });
+const cluster: TestCluster = { admin: cp.admin, kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, serviceAccountKubeconfig: (ns, n) => cp.serviceAccountKubeconfig(ns, n) };
+const results: RoundResult[] = [];
+let failure: unknown;
+try {
+  await installApiServerMode(cp.admin);
+  for (let n = 1; n <= ROUNDS; n++) {
+    results.push(await round(cluster, n));
+    const r = results[results.length - 1]!;
+    log(`round ${n} done in ${r.seconds} s: ${r.crashes.length} crashes, lost ${r.lost}, duplicated ${r.duplicated}, conflicts ${r.conflicts}, collected ${r.collected}`);
+  }
+} catch (err) {
+  failure = err;
+  console.error(`soak failed: ${(err as Error).stack ?? String(err)}`);
+} finally {
+  await cp.stop();
+}
+const { allSteps, total } = printTables(results);
+const clean = results.every((r) => r.lost === 0 && r.duplicated === 0 && r.conflicts === 0 && r.collected === 0);
+const ok = !failure && clean && allSteps && total >= MIN_CRASHES;
+console.log(`\nsoak ${ok ? "passed" : "FAILED"}: ${total} crashes (minimum ${MIN_CRASHES}), every step hit: ${allSteps}, nothing lost/duplicated/in conflict/collected: ${clean}`);
+process.exit(ok ? 0 : 1);

@@ -1,0 +1,102 @@
+/**
+ * Which step of the migration a controller crash hit, judged only from what was observable at
+ * kill time: the CR (phase, datastoreLockedAt, progress, deletionTimestamp), whether the
+ * aggregated APIService was still registered, and what the controller had last asked the API
+ * server (seen by the proxy in front of it). Pure, so the rules are unit-tested.
+ */
+import type { DatastoreMigration } from "../../src/api/datastore-migration.js";
+import type { ProxiedRequest } from "./fault-proxy.js";
+
+/** The named steps a crash can hit, in migration order. */
+export const CRASH_STEPS = [
+  "planner",
+  "drain",
+  "lock-to-apiservice-delete",
+  "mid-kind",
+  "mid-page",
+  "verification",
+  "converged",
+  "abort",
+  "cleanup",
+] as const;
+export type CrashStep = (typeof CRASH_STEPS)[number];
+
+/** Human names for the soak's table. */
+export const STEP_LABELS: Record<CrashStep | "other", string> = {
+  planner: "planner (Pending, before the lock)",
+  drain: "during the drain",
+  "lock-to-apiservice-delete": "between lock and APIService delete",
+  "mid-kind": "mid-kind (copying)",
+  "mid-page": "mid-page (between list pages)",
+  verification: "during verification",
+  converged: "during Converged",
+  abort: "during abort",
+  cleanup: "during cleanup",
+  other: "other",
+};
+
+/** What was known when the controller was killed. */
+export interface CrashObservation {
+  /** The CR right after the kill (undefined when it no longer exists). */
+  dm: DatastoreMigration | undefined;
+  /** The user-managed aggregated APIService was still registered. */
+  apiServicePresent: boolean;
+  /** Since the v1 lock, the controller was seen doing post-drain work (foreign scan, APIService). */
+  postDrainSeen: boolean;
+  /** The last v1 list the controller sent carried a continue token (it was between pages). */
+  betweenPages: boolean;
+}
+
+/** The step a crash hit. */
+export function classifyCrash(o: CrashObservation): CrashStep | "other" {
+  const dm = o.dm;
+  if (!dm) return "other";
+  const phase = dm.status?.phase ?? "Pending";
+  if (dm.metadata.deletionTimestamp) return phase === "Complete" ? "cleanup" : "abort";
+  switch (phase) {
+    case "Pending":
+      if (!dm.status?.datastoreLockedAt) return "planner";
+      if (!o.apiServicePresent) return "other"; // conflict pre-check, just before Migrating
+      return o.postDrainSeen ? "lock-to-apiservice-delete" : "drain";
+    case "Migrating": {
+      const p = dm.status?.progress;
+      if (p?.typeProgress && p.completedTypes === p.totalTypes && p.currentType === "") return "verification";
+      return o.betweenPages ? "mid-page" : "mid-kind";
+    }
+    case "Converged":
+      return "converged";
+    case "WaitingForConflictResolution":
+    case "Complete":
+    case "Failed":
+      return "other";
+    default: {
+      const never: never = phase;
+      throw new Error(`unknown phase ${String(never)}`);
+    }
+  }
+}
+
+/** A PUT of the CR's status. */
+export function isStatusWrite(r: ProxiedRequest): boolean {
+  return r.method === "PUT" && /\/datastoremigrations\/[^/]+\/status$/.test(r.path);
+}
+
+/** The status a status write carries. */
+export function writtenStatus(r: ProxiedRequest): NonNullable<DatastoreMigration["status"]> {
+  return ((r.body ?? {}) as DatastoreMigration).status ?? {};
+}
+
+/** A list (not a watch) of a crd.projectcalico.org/v1 kind. */
+export function isV1List(r: ProxiedRequest): boolean {
+  return r.method === "GET" && !r.watch && /^\/apis\/crd\.projectcalico\.org\/v1\/(namespaces\/[^/]+\/)?[a-z]+$/.test(r.path);
+}
+
+/** A create of a projectcalico.org/v3 object (not a dry run). */
+export function isV3Create(r: ProxiedRequest): boolean {
+  return r.method === "POST" && r.path.startsWith("/apis/projectcalico.org/v3/") && !r.query.has("dryRun");
+}
+
+/** Work that comes only after the drain: the foreign-owner scan (metadata-only lists) or the APIService. */
+export function isPostDrainWork(r: ProxiedRequest): boolean {
+  return r.accept.includes("PartialObjectMetadataList") || r.path.startsWith("/apis/apiregistration.k8s.io/v1/apiservices/v3.projectcalico.org");
+}

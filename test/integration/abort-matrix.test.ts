@@ -1,0 +1,177 @@
+/**
+ * Abort (delete the DatastoreMigration) at every step before Converged — while planning, during
+ * the drain, between the v1 lock and the APIService delete, mid-copy, during verification, and
+ * in WaitingForConflictResolution — each once with the controller running through the abort and
+ * once SIGKILLed during it. Every time: every v1 object keeps name, uid, labels, annotations,
+ * owner references and spec; v1 ClusterInformation is back as it was (our annotations gone); the
+ * APIService is restored and stays; foreign owner references are as before. At the end, v3
+ * storage holds nothing these migrations created but the protected built-in tiers (reported in
+ * the Aborted event), and the pre-existing v3 objects kept their spec.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { MIGRATION_NAME, migrationResource, Names } from "../../src/api/datastore-migration.js";
+import { kindByName } from "../../src/calico/kinds.js";
+import type { KubeObject } from "../../src/kube/object.js";
+import { resetApiServerMode } from "../harness/api-server-mode.js";
+import { takeSnapshot, snapshotDifferences, type ClusterSnapshot } from "../harness/cluster-snapshot.js";
+import { installControllerManifests } from "../harness/controller.js";
+import { isV1List, isV3Create } from "../harness/crash-classify.js";
+import { CrashLoop } from "../harness/crash-loop.js";
+import { consistently } from "../harness/eventually.js";
+import { createMigration, eventsFor, getApiService, waitGone, waitMigration } from "../harness/migration-cr.js";
+import { CONFIGMAPS, seedScale, type ScaleSeedResult } from "../harness/scale-seed.js";
+import { sharedCluster } from "../harness/shared-cluster.js";
+import { createV3, listAllV3, withV3Storage } from "../harness/v3-storage.js";
+
+const SEED = 777;
+const DM = migrationResource("v1");
+const STEPS = ["planning", "drain", "lock-to-apiservice-delete", "mid-copy", "verification", "waiting"] as const;
+type Step = (typeof STEPS)[number];
+
+const cluster = await sharedCluster();
+const admin = cluster.admin;
+
+/** The user's own v3 objects, there before any migration: one equal to its v1 source, one without. */
+const PREEXISTING: KubeObject[] = [
+  { kind: "Tier", metadata: { name: "security" }, spec: { order: 100, defaultAction: "Deny" } },
+  { kind: "GlobalNetworkSet", metadata: { name: "user-preexisting" }, spec: { nets: ["203.0.113.0/28"] } },
+];
+/** Created by "the user" mid-migration for the waiting cases: conflicts with v1 Tier platform (order 200). */
+const CONFLICTING: KubeObject = { kind: "Tier", metadata: { name: "platform" }, spec: { order: 300, defaultAction: "Pass" } };
+
+describe("abort at every step before Converged", () => {
+  let seeded: ScaleSeedResult;
+  let snapshot: ClusterSnapshot;
+  let loop: CrashLoop;
+  const uids: string[] = [];
+
+  before(async () => {
+    await resetApiServerMode(admin);
+    await installControllerManifests(admin);
+    seeded = await seedScale(admin, { objects: 80, seed: SEED });
+    await withV3Storage(admin, async () => {
+      for (const o of PREEXISTING) await createV3(admin, o);
+    });
+    snapshot = await takeSnapshot(admin, seeded.namespaces);
+    loop = await CrashLoop.start({ cluster, seed: SEED, drainMs: 2000, extraArgs: ["--no-validate"], stepTimeoutMs: 60_000 });
+  });
+
+  after(async () => {
+    await loop?.stop();
+    for (const d of seeded?.dependents ?? []) await admin.delete(CONFIGMAPS, d.name, d.namespace).catch(() => undefined);
+  });
+
+  /** Deletes the CR from inside the proxy, while the controller's request that starts `step` is held. */
+  function deleteOn(name: string, match: Parameters<CrashLoop["proxy"]["addRule"]>[0]["when"]): Promise<void> {
+    return new Promise((resolve) => loop.proxy.addRule({
+      name, times: 1, when: match,
+      action: { type: "hook", run: async () => {
+        await admin.delete(DM, MIGRATION_NAME);
+        resolve();
+      } },
+    }));
+  }
+
+  /** Creates the CR and deletes it at `step`; returns its uid. */
+  async function abortAt(step: Step): Promise<string> {
+    const copying = () => loop.lastStatus.phase === "Migrating" && loop.lastStatus.progress?.currentType !== "";
+    let deleted: Promise<void> | undefined;
+    switch (step) {
+      case "planning":
+        // The plan starts with a one-item list of every v1 kind (it is re-run only when they changed).
+        deleted = deleteOn(step, (r) => isV1List(r) && r.query.get("limit") === "1" && loop.lastStatus.phase === "Pending" && !loop.lastStatus.datastoreLockedAt);
+        break;
+      case "lock-to-apiservice-delete":
+        deleted = deleteOn(step, (r) => r.method === "DELETE" && r.path.endsWith("/apiservices/v3.projectcalico.org"));
+        break;
+      case "mid-copy": {
+        let n = 0;
+        deleted = deleteOn(step, (r) => copying() && isV3Create(r) && ++n === 10);
+        break;
+      }
+      case "verification":
+        deleted = deleteOn(step, (r) => loop.lastStatus.phase === "Migrating" && loop.lastStatus.progress?.currentType === "" && isV1List(r));
+        break;
+      case "waiting":
+        // The user creates a conflicting v3 object right after the APIService is unregistered.
+        loop.proxy.addRule({
+          name: step, times: 1,
+          when: (r) => r.method === "GET" && !r.watch && r.path === "/apis/projectcalico.org/v3/tiers" && loop.lastStatus.phase === "Pending",
+          action: { type: "hook", run: async () => {
+            await createV3(admin, CONFLICTING).catch((err: unknown) => {
+              if ((err as { code?: number }).code !== 409) throw err;
+            });
+          } },
+        });
+        break;
+      case "drain":
+        break;
+    }
+    const dm = await createMigration(admin);
+    if (step === "drain") {
+      await waitMigration(admin, (m) => assert.ok(m.status?.datastoreLockedAt, "locked"), { message: "the v1 lock" });
+      await admin.delete(DM, MIGRATION_NAME);
+    } else if (step === "waiting") {
+      await waitMigration(admin, (m) => assert.equal(m.status?.phase, "WaitingForConflictResolution", `phase (${m.status?.message})`), { message: "WaitingForConflictResolution" });
+      await admin.delete(DM, MIGRATION_NAME);
+    } else {
+      await deleted;
+    }
+    loop.proxy.removeRule(step);
+    return dm.metadata.uid ?? "";
+  }
+
+  for (const step of STEPS) {
+    for (const crash of [false, true]) {
+      test(`abort ${step}${crash ? ", killed during the abort" : ""}: the cluster is back as it was`, async () => {
+        // Armed first: it fires only on the abort's own writes.
+        const killed = crash ? loop.crashAt("abort", { maxNth: step === "planning" || step === "drain" ? 2 : 4 }) : undefined;
+        try {
+          uids.push(await abortAt(step));
+          if (killed) {
+            const rec = await killed;
+            assert.equal(rec.step, "abort", `the kill hit the abort (${JSON.stringify(rec)})`);
+          }
+          await waitGone(admin, MIGRATION_NAME, 120_000);
+        } finally {
+          // Whatever failed, the next case starts without a CR.
+          await admin.delete(DM, MIGRATION_NAME).catch(() => undefined);
+          await waitGone(admin, MIGRATION_NAME, 120_000);
+        }
+        const differences = snapshotDifferences(snapshot, await takeSnapshot(admin, seeded.namespaces));
+        assert.deepEqual(differences, [], "nothing changed");
+        // The APIService stays restored: nothing (e.g. a stale reconcile) unregisters it again.
+        await consistently(async () => {
+          const svc = await getApiService(admin);
+          return svc !== undefined && svc.metadata.labels?.["kube-aggregator.kubernetes.io/automanaged"] === undefined;
+        }, { durationMs: 1500, message: "the aggregated APIService stays registered" });
+      });
+    }
+  }
+
+  test("v3 storage keeps only the protected built-in tiers of these migrations (reported) and the user's objects unchanged", async () => {
+    const aborted = new Set(uids);
+    const reported = new Set<string>();
+    for (const uid of uids) {
+      const events = await eventsFor(admin, { metadata: { uid }, spec: { type: "" } }, "Aborted");
+      assert.equal(events.length, 1, `one Aborted event for migration ${uid}`);
+      const m = /built-in tiers left in v3 \(protected from deletion\): (.*)$/.exec(events[0]?.message ?? "");
+      for (const t of m?.[1]?.split(", ") ?? []) reported.add(t);
+    }
+    const v3 = await withV3Storage(admin, () => listAllV3(admin));
+    const leftovers = v3.filter((o) => aborted.has(o.metadata.annotations?.[Names.migratedBy] ?? ""));
+    for (const o of leftovers) {
+      assert.equal(o.kind, "Tier", `${o.kind}/${o.metadata.name} was created by an aborted migration and is still there`);
+      assert.ok(["default", "kube-admin", "kube-baseline"].includes(o.metadata.name ?? ""), `only built-in tiers are left (found ${o.metadata.name})`);
+      assert.ok(reported.has(o.metadata.name ?? ""), `${o.metadata.name} was reported as left behind`);
+    }
+    for (const want of [...PREEXISTING, CONFLICTING]) {
+      const kind = kindByName(want.kind ?? "")!;
+      const found = v3.find((o) => o.kind === kind.kind && o.metadata.name === want.metadata.name);
+      assert.ok(found, `the user's ${want.kind}/${want.metadata.name} is still there`);
+      assert.equal(found.metadata.annotations?.[Names.migratedBy], undefined);
+      for (const [k, v] of Object.entries(want.spec as Record<string, unknown>)) assert.deepEqual((found.spec as Record<string, unknown>)[k], v, `${want.metadata.name} spec.${k}`);
+    }
+  });
+});
