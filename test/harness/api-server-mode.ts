@@ -155,6 +155,7 @@ export async function resetApiServerMode(client: KubeClient, options: ApiServerM
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
+  await deleteForeignDependents(client);
   await deleteIgnoringMissing(client, APISERVICE, APISERVICE_NAME);
   await deleteIgnoringMissing(client, VAP_BINDING, "protect-builtin-tiers.projectcalico.org");
   const discovery = new Discovery(client);
@@ -205,6 +206,19 @@ async function waitCrdDeletionsFinished(client: KubeClient): Promise<void> {
     }
     if (terminating.length) throw new Error(`CRD deletion in progress: ${terminating.map((c) => c.metadata.name).join(", ")}`);
   }, { timeoutMs: 120_000, intervalMs: 1000, message: "CRD deletions finished" });
+}
+
+/**
+ * Tests make ConfigMaps owned by Calico objects (and the migration marks them); the next suite
+ * must not find them. They go with the rest of the Calico data.
+ */
+async function deleteForeignDependents(client: KubeClient): Promise<void> {
+  const configmaps: ResourceRef = { group: "", version: "v1", plural: "configmaps", namespaced: true, kind: "ConfigMap" };
+  for await (const cm of client.listItems(configmaps, { metadataOnly: true })) {
+    const calicoOwned = (cm.metadata.ownerReferences ?? []).some((r) => r.apiVersion.includes("projectcalico.org"));
+    const marked = Object.keys(cm.metadata.annotations ?? {}).some((k) => k.startsWith("migration.projectcalico.org/"));
+    if (calicoOwned || marked) await deleteIgnoringMissing(client, configmaps, cm.metadata.name ?? "", cm.metadata.namespace);
+  }
 }
 
 /** Deletes every object of a resource: one deletecollection per namespace for namespaced kinds. */
