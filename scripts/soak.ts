@@ -12,7 +12,7 @@
  * Prints a table of crash points by step; exits 0 only when every check passed, every named step
  * was hit at least once and at least --min-crashes crashes happened.
  *
- * Flags: --rounds N (3) --seed S (1) --objects N (2000) --min-crashes N (30)
+ * Flags: --rounds N (4) --seed S (1) --objects N (2000) --min-crashes N (30)
  */
 import assert from "node:assert/strict";
 import { parseArgs } from "node:util";
@@ -34,7 +34,7 @@ import { switchComponentsToV3 } from "../test/harness/switch-components.js";
 
 const { values } = parseArgs({
   options: {
-    rounds: { type: "string", default: "3" },
+    rounds: { type: "string", default: "4" },
     seed: { type: "string", default: "1" },
     objects: { type: "string", default: "2000" },
     "min-crashes": { type: "string", default: "30" },

@@ -55,7 +55,8 @@ function missingV1Message(): string {
 
 /**
  * Sets v1 datastoreReady=false. Only when this call flips it from ready (true or unset) does it
- * record `locked-by` = the migration's uid, so only this migration will unlock it.
+ * record `locked-by` = the migration's uid, so only this migration will unlock it; an unset flag
+ * is recorded as `v1-ready-before: unset`, so an abort puts back exactly what was there.
  */
 export async function lockV1(client: KubeClient, migrationUid: string): Promise<void> {
   try {
@@ -63,7 +64,8 @@ export async function lockV1(client: KubeClient, migrationUid: string): Promise<
       const spec = specOf(obj);
       if (spec.datastoreReady === false) return false;
       obj.spec = { ...spec, datastoreReady: false };
-      obj.metadata.annotations = { ...(obj.metadata.annotations ?? {}), [Names.lockedBy]: migrationUid };
+      const unset: Record<string, string> = spec.datastoreReady === undefined ? { [Names.v1ReadyBefore]: "unset" } : {};
+      obj.metadata.annotations = { ...(obj.metadata.annotations ?? {}), [Names.lockedBy]: migrationUid, ...unset };
       return true;
     });
   } catch (err) {
@@ -84,8 +86,9 @@ export async function v1LockedBy(client: KubeClient, migrationUid: string): Prom
 }
 
 /**
- * Undoes lockV1 on abort: when this migration took the lock, datastoreReady=true and the
- * annotation goes; otherwise nothing changes. A missing ClusterInformation is fine.
+ * Undoes lockV1 on abort: when this migration took the lock, datastoreReady goes back to true
+ * (or unset, when it was unset before) and our annotations go; otherwise nothing changes. A
+ * missing ClusterInformation is fine.
  */
 export async function unlockV1(client: KubeClient, migrationUid: string): Promise<"unlocked" | "not-ours" | "missing"> {
   try {
@@ -93,9 +96,12 @@ export async function unlockV1(client: KubeClient, migrationUid: string): Promis
     await mutate(client, CLUSTER_INFORMATION_V1, (obj) => {
       ours = obj.metadata.annotations?.[Names.lockedBy] === migrationUid;
       if (!ours) return false;
-      obj.spec = { ...specOf(obj), datastoreReady: true };
       const annotations = { ...(obj.metadata.annotations ?? {}) };
+      const spec: ClusterInformationSpec = { ...specOf(obj), datastoreReady: true };
+      if (annotations[Names.v1ReadyBefore] === "unset") delete spec.datastoreReady;
+      obj.spec = spec;
       delete annotations[Names.lockedBy];
+      delete annotations[Names.v1ReadyBefore];
       obj.metadata.annotations = annotations;
       return true;
     });

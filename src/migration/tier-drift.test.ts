@@ -34,3 +34,7 @@ test("several drifts come sorted in one message, numbers without exponent", () =
   ]);
   assert.equal(tierDriftMessage(drift).startsWith("Correct the following v1 tiers before migration can start: tier \"default\""), true);
 });
+
+test("default order 42 names the required order, without exponent", () => {
+  assert.deepEqual(tierDrift([t("default", { order: 42, defaultAction: "Deny" })]), ['tier "default" must have order 1000000']);
+});

@@ -60,7 +60,13 @@ export class ControllerProcess {
     this.child.stderr?.on("data", (d: Buffer) => {
       if (process.env.CONTROLLER_LOG) process.stderr.write(`[${label} stderr] ${d.toString("utf8")}`);
     });
-    this.exited = new Promise((resolve) => this.child.once("exit", (code, signal) => resolve({ code, signal })));
+    // Never outlive the test process (a failed run must not leave a controller behind).
+    const reap = () => this.child.kill("SIGKILL");
+    process.on("exit", reap);
+    this.exited = new Promise((resolve) => this.child.once("exit", (code, signal) => {
+      process.off("exit", reap);
+      resolve({ code, signal });
+    }));
   }
 
   /** The process id. */

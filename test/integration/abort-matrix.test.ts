@@ -11,7 +11,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { MIGRATION_NAME, migrationResource, Names } from "../../src/api/datastore-migration.js";
-import { kindByName } from "../../src/calico/kinds.js";
+import { CLUSTER_INFORMATION_V1, kindByName } from "../../src/calico/kinds.js";
 import type { KubeObject } from "../../src/kube/object.js";
 import { resetApiServerMode } from "../harness/api-server-mode.js";
 import { takeSnapshot, snapshotDifferences, type ClusterSnapshot } from "../harness/cluster-snapshot.js";
@@ -149,6 +149,26 @@ describe("abort at every step before Converged", () => {
       });
     }
   }
+
+  test("a v1 datastoreReady that was unset (ready by default) is unset again after the abort", async () => {
+    const ci = await admin.get(CLUSTER_INFORMATION_V1, "default");
+    const spec = { ...(ci.spec as Record<string, unknown>) };
+    delete spec.datastoreReady;
+    await admin.update(CLUSTER_INFORMATION_V1, { ...ci, spec });
+    try {
+      const unset = await takeSnapshot(admin, seeded.namespaces);
+      const dm = await createMigration(admin);
+      uids.push(dm.metadata.uid ?? "");
+      await waitMigration(admin, (m) => assert.ok(m.status?.datastoreLockedAt, "locked"), { message: "the v1 lock" });
+      assert.equal(((await admin.get(CLUSTER_INFORMATION_V1, "default")).spec as { datastoreReady?: boolean }).datastoreReady, false, "v1 is locked");
+      await admin.delete(DM, MIGRATION_NAME);
+      await waitGone(admin, MIGRATION_NAME, 120_000);
+      assert.deepEqual(snapshotDifferences(unset, await takeSnapshot(admin, seeded.namespaces)), [], "datastoreReady is unset again, our annotations gone");
+    } finally {
+      const now = await admin.get(CLUSTER_INFORMATION_V1, "default");
+      await admin.update(CLUSTER_INFORMATION_V1, { ...now, spec: { ...(now.spec as object), datastoreReady: true } });
+    }
+  });
 
   test("v3 storage keeps only the protected built-in tiers of these migrations (reported) and the user's objects unchanged", async () => {
     const aborted = new Set(uids);

@@ -3,67 +3,39 @@
  * observing proxy): each row breaks the cluster or the data in one way, asserts the exact status
  * message (or condition, or Event) the user sees, then deletes the CR, undoes the damage and
  * checks that the cluster is exactly as before — every v1 object, the lock, the APIService and
- * the foreign owner references — so nothing was lost. MutatingAdmissionPolicy not served runs on
- * a private control plane started without it.
+ * the foreign owner references — so nothing was lost. (MutatingAdmissionPolicy not served needs a
+ * control plane started without it: bad-input-no-map.test.ts.)
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ConditionType, MIGRATION_NAME, migrationResource, Names, truncateMessage, type DatastoreMigration } from "../../src/api/datastore-migration.js";
+import { ConditionType, Names, truncateMessage } from "../../src/api/datastore-migration.js";
 import { CALICO_KINDS, CLUSTER_INFORMATION_V1, kindByName, v1Resource, V1_GROUP } from "../../src/calico/kinds.js";
 import { Discovery } from "../../src/kube/discovery.js";
 import { isNotFound } from "../../src/kube/errors.js";
 import type { KubeObject } from "../../src/kube/object.js";
 import { CRDS } from "../../src/migration/prerequisites.js";
-import { installApiServerMode, resetApiServerMode, v3Crds, withoutV1Validation } from "../harness/api-server-mode.js";
+import { resetApiServerMode, v3Crds, withoutV1Validation } from "../harness/api-server-mode.js";
 import { applyAll, waitEstablished } from "../harness/apply.js";
-import { takeSnapshot, snapshotDifferences, type ClusterSnapshot } from "../harness/cluster-snapshot.js";
+import { blocked, expectMessage as expectMessageOf, legacyV1, runRow, type BadInputRow } from "../harness/bad-input-table.js";
+import { takeSnapshot, type ClusterSnapshot } from "../harness/cluster-snapshot.js";
 import { proxyForCluster, type ClusterProxy } from "../harness/cluster-proxy.js";
 import { installControllerManifests } from "../harness/controller.js";
-import { ControllerProcess, controllerKubeconfig } from "../harness/controller-process.js";
+import { ControllerProcess } from "../harness/controller-process.js";
 import { isV1List, isV3Create } from "../harness/crash-classify.js";
 import { consistently, eventually } from "../harness/eventually.js";
-import { createMigration, eventsFor, getMigration, waitGone, waitMigration } from "../harness/migration-cr.js";
+import { createMigration, eventsFor, getMigration, waitMigration } from "../harness/migration-cr.js";
 import { seedScale, type ScaleSeedResult } from "../harness/scale-seed.js";
-import { privateCluster, sharedCluster } from "../harness/shared-cluster.js";
+import { sharedCluster } from "../harness/shared-cluster.js";
 import { writeV1 } from "../harness/v1-writer.js";
 import { createV3, listAllV3, withV3Storage } from "../harness/v3-storage.js";
 
-const DM = migrationResource("v1");
 const CLUSTER_ROLE = { group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterroles", namespaced: false, kind: "ClusterRole" } as const;
 const CLUSTER_ROLE_BINDING = { ...CLUSTER_ROLE, plural: "clusterrolebindings", kind: "ClusterRoleBinding" } as const;
 const TIERS_V3 = { group: "projectcalico.org", version: "v3", plural: "tiers", namespaced: false, kind: "Tier" } as const;
-const MAP_FIX = "enable the MutatingAdmissionPolicy feature gate and serve admissionregistration.k8s.io/v1beta1 on the kube-apiserver (Kubernetes 1.34/1.35), or upgrade to 1.36";
 const LONG = `etcdserver: ${"the request is too large and went on and on ".repeat(70)}`.trim();
 
 const cluster = await sharedCluster();
 const admin = cluster.admin;
-
-/** Waits until the CR named `name` has exactly `message`. */
-async function expectMessage(message: string, name = MIGRATION_NAME): Promise<DatastoreMigration> {
-  return waitMigration(admin, (dm) => assert.equal(dm.status?.message, message), { name, message: `status.message of ${name}`, timeoutMs: 90_000 });
-}
-
-/** Deletes every DatastoreMigration and waits until the controller has let them go. */
-async function deleteAllMigrations(): Promise<void> {
-  let names: string[] = [];
-  try {
-    names = (await admin.listAll(DM)).map((d) => d.metadata.name ?? "");
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-  for (const n of names) await admin.delete(DM, n).catch(() => undefined);
-  for (const n of names) await waitGone(admin, n, 120_000);
-}
-
-/** The v1 CR of a v3 kind written past today's CEL rules (older releases accepted it); returns an undo. */
-async function legacyV1(kind: string, name: string, spec: unknown): Promise<() => Promise<void>> {
-  const k = kindByName(kind)!;
-  await withoutV1Validation(admin, k.v1Plural, () => writeV1(admin, { kind, metadata: { name }, spec }));
-  return async () => void (await admin.delete(v1Resource(k), name));
-}
-
-/** The exact message of a blocker found by the plan: its text, then its fix. */
-const blocked = (message: string, fix: string) => `${message}. Fix: ${fix}`;
 
 describe("bad input", () => {
   let seeded: ScaleSeedResult;
@@ -86,14 +58,9 @@ describe("bad input", () => {
     await cp?.proxy.stop();
   });
 
-  interface Row {
-    name: string;
-    /** Breaks something; returns how to undo it. */
-    setup?: () => Promise<(() => Promise<void>) | void>;
-    run: () => Promise<void>;
-  }
+  const expectMessage = (message: string, name?: string) => expectMessageOf(admin, message, name);
 
-  const rows: Row[] = [
+  const rows: BadInputRow[] = [
     {
       name: "an unsupported spec.type (our CRD without its enum) fails the migration before any lock",
       setup: async () => {
@@ -214,7 +181,7 @@ describe("bad input", () => {
     },
     {
       name: "an IPPool with an unmasked CIDR (v3 rejects it) blocks before any lock",
-      setup: () => legacyV1("IPPool", "unmasked-pool", { cidr: "10.99.0.1/16", blockSize: 26, nodeSelector: "all()" }),
+      setup: () => legacyV1(admin, "IPPool", "unmasked-pool", { cidr: "10.99.0.1/16", blockSize: 26, nodeSelector: "all()" }),
       run: async () => {
         await createMigration(admin);
         await expectMessage(blocked(`IPPool "unmasked-pool" would be rejected by the v3 API at spec: IPPool.projectcalico.org "unmasked-pool" is invalid: spec: Invalid value: IPPool CIDR must be strictly masked`, "correct it in v1: kubectl edit ippools.crd.projectcalico.org unmasked-pool"));
@@ -222,7 +189,7 @@ describe("bad input", () => {
     },
     {
       name: "a BGPPeer with both node and nodeSelector (v3 rejects it) blocks before any lock",
-      setup: () => legacyV1("BGPPeer", "node-and-selector", { node: "node-0", nodeSelector: "all()", peerIP: "192.0.2.2", asNumber: 64514 }),
+      setup: () => legacyV1(admin, "BGPPeer", "node-and-selector", { node: "node-0", nodeSelector: "all()", peerIP: "192.0.2.2", asNumber: 64514 }),
       run: async () => {
         await createMigration(admin);
         await expectMessage(blocked(`BGPPeer "node-and-selector" would be rejected by the v3 API at spec: BGPPeer.projectcalico.org "node-and-selector" is invalid: spec: Forbidden: node and nodeSelector cannot both be set`, "correct it in v1: kubectl edit bgppeers.crd.projectcalico.org node-and-selector"));
@@ -339,19 +306,7 @@ describe("bad input", () => {
     },
   ];
 
-  for (const row of rows) {
-    test(row.name, async () => {
-      let undo: (() => Promise<void>) | void = undefined;
-      try {
-        undo = await row.setup?.();
-        await row.run();
-      } finally {
-        await deleteAllMigrations();
-        await undo?.();
-      }
-      assert.deepEqual(snapshotDifferences(snapshot, await takeSnapshot(admin, seeded.namespaces)), [], "the cluster is as before");
-    });
-  }
+  for (const row of rows) test(row.name, () => runRow(admin, row, snapshot, seeded.namespaces));
 
   test("the user's v3 objects are exactly as the user wrote them", async () => {
     const v3 = await withV3Storage(admin, () => listAllV3(admin));
@@ -363,22 +318,4 @@ describe("bad input", () => {
       assert.equal(found.metadata.annotations?.[Names.migratedBy], undefined);
     }
   });
-});
-
-test("MutatingAdmissionPolicy not served blocks before any lock", async () => {
-  const cp = await privateCluster({ mutatingAdmissionPolicy: false });
-  await installApiServerMode(cp.admin);
-  await installControllerManifests(cp.admin);
-  await writeV1(cp.admin, { kind: "Tier", metadata: { name: "security" }, spec: { order: 100 } });
-  const before = await takeSnapshot(cp.admin, []);
-  const controller = new ControllerProcess(await controllerKubeconfig(cp), { drainPeriod: "1s", name: "no-map" });
-  try {
-    await createMigration(cp.admin);
-    await waitMigration(cp.admin, (dm) => assert.equal(dm.status?.message, blocked("the MutatingAdmissionPolicy API is not served; the v3 CRDs rely on Calico's admission policies for defaulting", MAP_FIX)), { message: "the MAP blocker", timeoutMs: 90_000 });
-    await cp.admin.delete(DM, MIGRATION_NAME);
-    await waitGone(cp.admin);
-    assert.deepEqual(snapshotDifferences(before, await takeSnapshot(cp.admin, [])), []);
-  } finally {
-    await controller.kill();
-  }
 });

@@ -84,8 +84,9 @@ describe("controller: deletion at Converged", () => {
   test("with a component already on the v3 API group, the deletion waits for Complete, then removes the v1 CRDs and the CR", async () => {
     await setV3ApiGroup(cluster.admin, "calico-node");
     const dm = await waitMigration(cluster.admin, (d) => assert.match(d.status?.message ?? "", /cannot be rolled back \(calico-node already run with the v3 API group\)/), { message: "deletion pending" });
+    // Operator-managed since the first test saw an Installation: a true answer is kept for the process.
     assert.equal(dm.status?.message, "Deletion pending: migration is Converged and cannot be rolled back (calico-node already run with the v3 API group). Waiting for completion. " +
-      "Waiting for user to set CALICO_API_GROUP=projectcalico.org/v3 on calico-typha and calico-kube-controllers (calico-migrate switch-components)");
+      "Waiting for operator to configure calico-typha and calico-kube-controllers with v3 API group");
     await consistently(async () => {
       const d = await getMigration(cluster.admin);
       assert.ok(d?.metadata.deletionTimestamp, "the CR stays, deleting");

@@ -65,7 +65,8 @@ describe("fault proxy", () => {
 
   async function start(options: Partial<FaultProxyOptions> = {}): Promise<{ proxy: FaultProxy; client: KubeClient }> {
     const proxy = await FaultProxy.start({ target: api.url, seed: 1, ...options });
-    const client = new KubeClient({ server: proxy.url, token: "secret-token", timeoutMs: 5_000 });
+    // No client retries: each request shows what the proxy did to it.
+    const client = new KubeClient({ server: proxy.url, token: "secret-token", timeoutMs: 5_000, retries: 0 });
     proxies.push(proxy);
     clients.push(client);
     return { proxy, client };
