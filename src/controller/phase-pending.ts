@@ -6,7 +6,6 @@
  */
 import { Names, Phase, type DatastoreMigration } from "../api/datastore-migration.js";
 import { V1_GROUP } from "../calico/kinds.js";
-import { saveAndDeleteApiService } from "../migration/apiservice.js";
 import { lockV1 } from "../migration/datastore-lock.js";
 import { detachForeignOwners, scanForeignDependents } from "../migration/foreign-owners.js";
 import type { Finding } from "../migration/findings.js";
@@ -18,6 +17,7 @@ import { withConflicts } from "./conditions.js";
 import { nowIso, patchMetadata, setMessage, writeStatus, type ControllerContext } from "./context.js";
 import { engineOptions, remapForeignEnabled } from "./engine.js";
 import { requeueAfter, TerminalError, type Result } from "./outcome.js";
+import { ensureApiServiceGone } from "./phase-migrating.js";
 import { makeValidator } from "./validation-hook.js";
 
 /** Handles phase Pending (and the empty phase). */
@@ -63,14 +63,11 @@ export async function handlePending(ctx: ControllerContext, dm: DatastoreMigrati
   }
 
   // 7. Unregister the aggregated APIService (saved first, for an abort).
-  const saved = dm.metadata.annotations?.[Names.savedApiService];
-  const r = await saveAndDeleteApiService(ctx.client, Boolean(saved), async (json) => {
-    dm = await patchMetadata(ctx, dm, { annotations: { [Names.savedApiService]: json } });
-  });
-  if (r === "deleted") {
-    ctx.discovery.reset();
-    await ctx.events.record(dm, "Normal", "APIServiceUnregistered", "aggregated APIService v3.projectcalico.org unregistered; projectcalico.org/v3 is now served by the CRDs");
-  }
+  ({ dm } = await ensureApiServiceGone(ctx, dm, {
+    type: "Normal",
+    reason: "APIServiceUnregistered",
+    message: "aggregated APIService v3.projectcalico.org unregistered; projectcalico.org/v3 is now served by the CRDs",
+  }));
 
   // 8. Conflicts, read from v3 CRD storage (never through the aggregated API).
   const pass = await runPass(engineOptions(ctx, dm, await loadSchemas(ctx.client)), "detect");
