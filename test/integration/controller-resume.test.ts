@@ -40,6 +40,9 @@ describe("controller: a new controller resumes in every phase", () => {
     cluster = await sharedCluster();
     await resetApiServerMode(cluster.admin);
     await installControllerManifests(cluster.admin);
+    // v3 storage first: while the APIService is unregistered for this, the garbage collector would
+    // see every object owned by a v1 Tier (by its API-server uid) as orphaned and delete it.
+    await withV3Storage(cluster.admin, () => createV3(cluster.admin, { kind: "Tier", metadata: { name: "custom" }, spec: { order: 999 } }));
     const security = await writeV1(cluster.admin, { kind: "Tier", metadata: { name: "security" }, spec: { order: 200 } });
     await writeV1(cluster.admin, { kind: "Tier", metadata: { name: "custom" }, spec: { order: 100 } });
     await writeV1(cluster.admin, { kind: "GlobalNetworkPolicy", metadata: { name: "security.allow-dns", ownerReferences: [ownerRefTo(security, "Tier")] }, spec: { tier: "security", selector: "all()", types: ["Egress"], egress: [{ action: "Allow" }] } });
@@ -56,7 +59,6 @@ describe("controller: a new controller resumes in every phase", () => {
     await writeV1(cluster.admin, { kind: "HostEndpoint", metadata: { name: "test-hep", labels: { role: "edge" } }, spec: { node: "node-1", interfaceName: "eth0", expectedIPs: ["10.0.0.5"] } });
     await writeV1(cluster.admin, { kind: "BGPPeer", metadata: { name: "test-peer" }, spec: { peerIP: "10.0.0.100", asNumber: 64512 } });
     await cluster.admin.create(CONFIGMAPS, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "resume-owned-by-security", namespace: "default", ownerReferences: [ownerRefTo(security, "Tier")] }, data: {} });
-    await withV3Storage(cluster.admin, () => createV3(cluster.admin, { kind: "Tier", metadata: { name: "custom" }, spec: { order: 999 } }));
   });
 
   after(async () => {
