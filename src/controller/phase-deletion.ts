@@ -9,6 +9,7 @@ import { isForbidden, isNotFound, describeError, ApiError } from "../kube/errors
 import { getAggregatedApiService, restoreApiService } from "../migration/apiservice.js";
 import { restoreV3ClusterInformation, unlockV1 } from "../migration/datastore-lock.js";
 import { redetachForeignOwners, restoreForeignOwners } from "../migration/foreign-owners.js";
+import { nudgeTerminatingCrd } from "../migration/crd-nudge.js";
 import { CRDS } from "../migration/prerequisites.js";
 import { patchMetadata, setMessage, type ControllerContext } from "./context.js";
 import { done, requeueAfter, type Result } from "./outcome.js";
@@ -52,6 +53,9 @@ async function removeFinalizer(ctx: ControllerContext, dm: DatastoreMigration): 
   return done;
 }
 
+/** A v1 CRD terminating longer than this gets its cleanup requeued. */
+const NUDGE_AFTER_MS = 10_000;
+
 /** After Complete: delete every crd.projectcalico.org CRD; keep the finalizer until none is left. */
 async function cleanupV1Crds(ctx: ControllerContext, dm: DatastoreMigration): Promise<Result> {
   dm = await setMessage(ctx, dm, "Cleaning up v1 CRDs");
@@ -59,7 +63,11 @@ async function cleanupV1Crds(ctx: ControllerContext, dm: DatastoreMigration): Pr
   for await (const crd of ctx.client.listItems(CRDS)) {
     if ((crd.spec as { group?: string }).group !== V1_GROUP) continue;
     remaining++;
-    if (crd.metadata.deletionTimestamp) continue;
+    if (crd.metadata.deletionTimestamp) {
+      // Still terminating after a poll: its cleanup may be backing off (Calico #13677).
+      if (await nudgeTerminatingCrd(ctx.client, crd, ctx.clock, NUDGE_AFTER_MS)) ctx.log.info({ crd: crd.metadata.name }, "requeued the cleanup of a terminating v1 CRD");
+      continue;
+    }
     try {
       await ctx.client.delete(CRDS, crd.metadata.name ?? "");
     } catch (err) {

@@ -16,14 +16,13 @@ import type { ResourceRef } from "../kube/resource.js";
 import type { Finding } from "./findings.js";
 import { forEachConcurrent } from "./pool.js";
 import { CALICO_ADMISSION, CRDS, mapVersion } from "./prerequisites.js";
-import { acquireValidationLease, releaseValidationLease } from "./validation-lease.js";
+import { acquireValidationLease, releaseValidationLease, renewValidationLease } from "./validation-lease.js";
 import { withRetries } from "./write-retry.js";
+import { nudgeTerminatingCrd } from "./crd-nudge.js";
 import { Discovery } from "../kube/discovery.js";
 
 /** The scratch group RBAC can name. */
 export const SCRATCH_GROUP = "validation.migration.projectcalico.org";
-/** Written on a terminating scratch CRD to requeue its cleanup. */
-const REQUEUE_ANNOTATION = "migration.projectcalico.org/requeue-cleanup";
 const SCRATCH_LABEL = { "app.kubernetes.io/managed-by": "calico-datastore-migration-validation" };
 
 /** Options of a validation run. */
@@ -55,6 +54,7 @@ export async function validateWithServer(options: ValidationOptions): Promise<Fi
     const findings: Finding[] = [];
     const batch: ConvertedObject[] = [];
     const flush = async () => {
+      await renewValidationLease(client, lease, clock);
       await forEachConcurrent(batch.splice(0), options.concurrency ?? 16, async (c) => {
         const f = await validateOne(client, c, clock);
         if (f) findings.push(f);
@@ -101,14 +101,12 @@ async function validateOne(client: KubeClient, c: ConvertedObject, clock: Clock)
 
 /** Scratch copies of the installed v3 CRDs and Calico's MAPs, re-grouped to the scratch group (also used by the benchmark's raw-create ceiling). */
 export async function installScratch(client: KubeClient, clock: Clock = systemClock): Promise<void> {
-  // A previous run's scratch CRDs may still be terminating: applying over them would race their removal.
-  // A CRD deleted right after it was created often fails its first cleanup ("storage is
-  // (re)initializing") and apiextensions then backs off for minutes; an annotation write on the
-  // terminating CRD requeues its cleanup at once.
+  // A previous run's scratch CRDs may still be terminating: applying over them would race their
+  // removal, so wait, nudging their cleanup.
   await withRetries(async () => {
     for await (const crd of client.listItems(CRDS)) {
       if ((crd.spec as { group?: string }).group === SCRATCH_GROUP && crd.metadata.deletionTimestamp) {
-        await client.patch(CRDS, crd.metadata.name ?? "", { metadata: { annotations: { [REQUEUE_ANNOTATION]: String(clock.now()) } } }, "merge").catch(() => undefined);
+        await nudgeTerminatingCrd(client, crd, clock);
         throw new ApiError(503, "ServiceUnavailable", `${crd.metadata.name} is still being deleted`, "GET", "", undefined);
       }
     }
