@@ -105,7 +105,9 @@ export async function handleMigrating(ctx: ControllerContext, dm: DatastoreMigra
   dm = await writeStatus(ctx, dm, (s) => (s.progress = progressOf(copy.kinds, "", CALICO_KINDS.length)));
 
   // 4. Verification with fresh lists of both sides: nothing is waved through on the copy's counters.
+  const verifyStarted = ctx.clock.now();
   const verify = await runPass(opts, "verify");
+  ctx.log.info({ objects: verify.total, durationMs: ctx.clock.now() - verifyStarted }, "verification finished");
   const recreated = verify.kinds.reduce((n, r) => n + r.migrated, 0);
   const extras = verify.kinds.flatMap((r) => r.extras.map((e) => ({ kind: r.kind, ...e })));
   const verifyMsg = `verification: ${verify.total} v1 objects, ${verify.kinds.reduce((n, r) => n + r.skipped, 0)} equal in v3, ${recreated} re-created, ${verify.conflicts.length} conflicts, ${extras.length} v3 objects without a v1 source`;

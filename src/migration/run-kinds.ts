@@ -30,7 +30,7 @@ export interface PassResult {
  */
 export async function runPass(opts: EngineOptions, mode: SyncMode, hooks: PassHooks = {}, kinds: readonly CalicoKind[] = CALICO_KINDS): Promise<PassResult> {
   const ordered = [...kinds].sort((a, b) => a.order - b.order);
-  const session = new SyncSession();
+  const session = new SyncSession(opts.concurrency ?? 16);
   const results: KindResult[] = [];
   let index = 0;
   for (const band of kindBands(ordered)) {

@@ -13,23 +13,30 @@ import { isAlreadyExists, isNotFound } from "../kube/errors.js";
 import type { KubeObject, OwnerReference } from "../kube/object.js";
 import { objectKey } from "../kube/resource.js";
 import type { EngineOptions } from "./engine-options.js";
-import { forEachConcurrent } from "./pool.js";
+import { forEachConcurrent, forEachPulled, Limiter } from "./pool.js";
+import { readAhead } from "./read-ahead.js";
 import { specHash } from "./spec-hash.js";
 import { emptyKindResult, type KindResult } from "./types.js";
 import { indexV3, type V3Entry } from "./v3-index.js";
 import { withRetries, type WriteRetryOptions } from "./write-retry.js";
 
-/** detect: classify only; copy: create what is missing; verify: copy, and report v3 objects with no v1 source. */
+/** detect: classify only (kinds with no v3 objects are not listed); copy: create what is missing; verify: copy, and report v3 objects with no v1 source. */
 export type SyncMode = "detect" | "copy" | "verify";
 
 /** State that spans kinds within one run: owner uid mapping and objects waiting for their owner. */
 export class SyncSession {
+  /** Object operations in flight across every kind running at once. */
+  readonly slots: Limiter;
   /** v3-view uid of a v1 object (what references carried) → uid of its v3 object. */
   readonly uidMap = new Map<string, string>();
   /** v3-view uids of objects in conflict: their dependents wait. */
   readonly conflicting = new Set<string>();
   /** Converted objects whose Calico owner has not been processed yet. */
   deferred: { converted: ConvertedObject; result: KindResult; schema: JsonSchema; index: Map<string, V3Entry> }[] = [];
+
+  constructor(concurrency = 16) {
+    this.slots = new Limiter(concurrency);
+  }
 }
 
 /** Runs one pass over a kind. */
@@ -45,18 +52,30 @@ export async function syncKind(
   const result = emptyKindResult(kind.kind);
   const pageSize = opts.pageSize ?? 500;
   const index = await withRetries(() => indexV3(opts.client, kind, schema, pageSize, opts.signal), retryOptions(opts, result));
-  const seen = new Set<string>();
-  const pages = opts.client.listPages(v1Resource(kind), { limit: pageSize, signal: opts.signal });
-  for await (const page of pages) {
-    const converted = page.items.map((cr) => convertV1ToV3(kind, cr));
-    for (const c of converted) {
-      if (c.renamedFrom !== undefined) result.renames.push({ kind: kind.kind, namespace: c.v3.metadata.namespace, from: c.renamedFrom, to: c.v3.metadata.name ?? "" });
-      seen.add(keyOf(c));
-    }
-    result.total += converted.length;
-    await forEachConcurrent(converted, opts.concurrency ?? 16, (c) => processObject(opts, session, c, result, schema, index, mode, true));
-    onPage?.(result);
+  // Nothing in v3 can conflict with nothing: detection skips the v1 list (and total stays 0). This
+  // keeps the usual case — empty v3 storage — from listing every v1 object inside the locked window.
+  if (mode === "detect" && index.size === 0) {
+    result.durationMs = Date.now() - started;
+    return result;
   }
+  const seen = new Set<string>();
+  // Pages are read one ahead and their objects pulled by the workers as they free up: no pause
+  // between pages. Each request takes a slot shared with the other kinds of the band (not while
+  // it waits to retry, so a kind the API server holds up does not hold up the others).
+  async function* converted(): AsyncGenerator<ConvertedObject> {
+    for await (const page of readAhead(opts.client.listPages(v1Resource(kind), { limit: pageSize, signal: opts.signal }))) {
+      if (result.total > 0) onPage?.(result);
+      const items = page.items.map((cr) => convertV1ToV3(kind, cr));
+      for (const c of items) {
+        if (c.renamedFrom !== undefined) result.renames.push({ kind: kind.kind, namespace: c.v3.metadata.namespace, from: c.renamedFrom, to: c.v3.metadata.name ?? "" });
+        seen.add(keyOf(c));
+      }
+      result.total += items.length;
+      yield* items;
+    }
+  }
+  await forEachPulled(converted(), opts.concurrency ?? 16, (c) => processObject(opts, session, c, result, schema, index, mode, true));
+  onPage?.(result);
   if (mode === "verify") {
     for (const [key, entry] of index) {
       if (seen.has(key)) continue;
@@ -136,7 +155,7 @@ async function processObject(
   const body = createBody(c, ownerReferences, opts.migrationUid, schema);
   try {
     const created = await withRetries(
-      () => opts.client.create(v3Resource(kind), body, { fieldManager: opts.fieldManager ?? "calico-datastore-migration", signal: opts.signal }),
+      () => session.slots.run(() => opts.client.create(v3Resource(kind), body, { fieldManager: opts.fieldManager ?? "calico-datastore-migration", signal: opts.signal })),
       retryOptions(opts, result),
     );
     session.uidMap.set(viewUid, created.metadata.uid ?? "");
@@ -149,7 +168,7 @@ async function processObject(
       throw new Error(`creating ${kind.kind} ${key}: ${(err as Error).message}`, { cause: err });
     }
     // Created meanwhile (an earlier run that crashed after the create, or a user): read back and classify.
-    const current = await withRetries(() => opts.client.get(v3Resource(kind), c.v3.metadata.name ?? "", c.v3.metadata.namespace), retryOptions(opts, result));
+    const current = await withRetries(() => session.slots.run(() => opts.client.get(v3Resource(kind), c.v3.metadata.name ?? "", c.v3.metadata.namespace)), retryOptions(opts, result));
     const entry = { uid: current.metadata.uid ?? "", hash: specHash(kind.kind, current.spec, schema), migratedBy: current.metadata.annotations?.[Names.migratedBy] };
     index.set(key, entry);
     await classifyExisting(opts, session, c, result, schema, entry, hash, current);
@@ -177,7 +196,7 @@ async function classifyExisting(
   let v3Spec = current?.spec;
   if (v3Spec === undefined) {
     try {
-      v3Spec = (await withRetries(() => opts.client.get(v3Resource(c.kind), c.v3.metadata.name ?? "", c.v3.metadata.namespace), retryOptions(opts, result))).spec;
+      v3Spec = (await withRetries(() => session.slots.run(() => opts.client.get(v3Resource(c.kind), c.v3.metadata.name ?? "", c.v3.metadata.namespace)), retryOptions(opts, result))).spec;
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
