@@ -43,7 +43,7 @@ export interface CrashObservation {
   apiServicePresent: boolean;
   /** Since the v1 lock, the controller was seen doing post-drain work (foreign scan, APIService). */
   postDrainSeen: boolean;
-  /** The last v1 list the controller sent carried a continue token (it was between pages). */
+  /** The last request the controller sent was a v1 list with a continue token (it was fetching a page). */
   betweenPages: boolean;
 }
 

@@ -60,6 +60,8 @@ export class CrashLoop {
   private deleting = false;
   private postDrainSeen = false;
   private betweenPages = false;
+  /** Set from the moment a kill is decided until the next controller is launched. */
+  private dying = false;
   private starts = 0;
 
   private constructor(private readonly options: CrashLoopOptions) {
@@ -150,6 +152,7 @@ export class CrashLoop {
   }
 
   private launch(): void {
+    this.dying = false;
     this.starts++;
     this.controller = new ControllerProcess(this.kubeconfig, {
       drainPeriod: `${this.options.drainMs ?? 4000}ms`, name: `crash-loop#${this.starts}`, extraArgs: this.options.extraArgs,
@@ -157,6 +160,8 @@ export class CrashLoop {
   }
 
   private observe(r: ProxiedRequest): "drop" | undefined {
+    // Requests a controller that is being killed still gets out neither count nor reach the server.
+    if (this.dying) return "drop";
     if (isStatusWrite(r)) {
       const s = writtenStatus(r);
       if (!s.datastoreLockedAt) this.postDrainSeen = false;
@@ -164,11 +169,16 @@ export class CrashLoop {
       this.deleting = Boolean((r.body as DatastoreMigration | undefined)?.metadata?.deletionTimestamp);
     }
     if (this.status.datastoreLockedAt && isPostDrainWork(r)) this.postDrainSeen = true;
-    if (isV1List(r)) this.betweenPages = r.query.has("continue");
+    // The copy reads the next page ahead while it creates the current one's objects, so "between
+    // pages" means the last request sent was a page fetch, not merely that one is outstanding.
+    if (!r.watch) this.betweenPages = isV1List(r) && r.query.has("continue");
     const w = this.waiters.find((x) => x.match(r));
     if (!w) return undefined;
     this.waiters = this.waiters.filter((x) => x !== w);
-    if (w.kill) this.controller.kill().catch(() => undefined);
+    if (w.kill) {
+      this.dying = true;
+      this.controller.kill().catch(() => undefined);
+    }
     w.resolve(r);
     return w.kill ? "drop" : undefined;
   }
@@ -192,6 +202,7 @@ export class CrashLoop {
 
   private async killAfter(trigger: CrashStep | "random", ms: number): Promise<CrashRecord> {
     await new Promise((r) => setTimeout(r, ms));
+    this.dying = true;
     await this.controller.kill();
     return this.record(trigger);
   }
