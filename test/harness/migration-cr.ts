@@ -103,6 +103,8 @@ export async function waitEvent(admin: KubeClient, dm: DatastoreMigration, reaso
 /** Every phase the CR is seen in from now on (a watch sees each write), de-duplicated in order. */
 export interface PhaseRecorder {
   readonly phases: string[];
+  /** Waits until the watch has delivered `phase` (a poll may see it first). */
+  until(phase: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -131,6 +133,9 @@ export async function recordPhases(admin: KubeClient, name = MIGRATION_NAME): Pr
   })();
   return {
     phases,
+    until: async (phase) => {
+      await eventually(() => phases.includes(phase), { timeoutMs: 30_000, message: `the phase watch delivering ${phase}` });
+    },
     stop: async () => {
       abort.abort();
       await run;

@@ -112,6 +112,7 @@ describe("controller: conflicts and their resolution", () => {
       await cluster.admin.update(TIERS, { ...custom, spec: { ...(custom.spec as object), order: 100 } });
       await cluster.admin.delete(TIERS, "second");
       dm = await waitPhase(cluster.admin, "Converged");
+      await recorder.until("Converged");
     } finally {
       await recorder.stop();
     }
