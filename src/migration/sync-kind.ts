@@ -34,7 +34,7 @@ export class SyncSession {
   /** Converted objects whose Calico owner has not been processed yet. */
   deferred: { converted: ConvertedObject; result: KindResult; schema: JsonSchema; index: Map<string, V3Entry> }[] = [];
 
-  constructor(concurrency = 16) {
+  constructor(concurrency: number) {
     this.slots = new Limiter(concurrency);
   }
 }

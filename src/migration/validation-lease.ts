@@ -7,9 +7,10 @@ import type { KubeClient } from "../kube/client.js";
 import type { Clock } from "../kube/clock.js";
 import { isAlreadyExists, isConflict, isForbidden, isNotFound } from "../kube/errors.js";
 import type { KubeObject } from "../kube/object.js";
+import { LEASES } from "../kube/leader-election.js";
+import { formatMicroTime } from "../kube/lease.js";
 import type { ResourceRef } from "../kube/resource.js";
 
-const LEASES: ResourceRef = { group: "coordination.k8s.io", version: "v1", plural: "leases", namespaced: true, kind: "Lease" };
 const NAMESPACES: ResourceRef = { group: "", version: "v1", plural: "namespaces", namespaced: false, kind: "Namespace" };
 export const VALIDATION_LEASE = "calico-datastore-migration-validation";
 const DURATION_S = 120;
@@ -24,10 +25,6 @@ export interface HeldLease {
   renewedAt?: number;
 }
 
-function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace("Z", "000Z");
-}
-
 /** Waits (up to 5 minutes) until the lease is free or expired, then takes it. */
 export async function acquireValidationLease(client: KubeClient, holder: string, namespace = "calico-datastore-migration", clock: Clock): Promise<HeldLease> {
   try {
@@ -38,7 +35,7 @@ export async function acquireValidationLease(client: KubeClient, holder: string,
   const deadline = clock.now() + 5 * 60_000;
   for (;;) {
     const now = clock.now();
-    const spec = { holderIdentity: holder, leaseDurationSeconds: DURATION_S, acquireTime: microTime(now), renewTime: microTime(now) };
+    const spec = { holderIdentity: holder, leaseDurationSeconds: DURATION_S, acquireTime: formatMicroTime(now), renewTime: formatMicroTime(now) };
     try {
       let lease: KubeObject | undefined;
       try {
@@ -85,7 +82,7 @@ export async function renewValidationLease(client: KubeClient, lease: HeldLease,
   if (spec.holderIdentity !== lease.holder) {
     throw new Error(`Lease ${lease.namespace}/${VALIDATION_LEASE} was taken by ${spec.holderIdentity ?? "nobody"} during this validation; run it again`);
   }
-  await client.update(LEASES, { ...current, spec: { ...spec, renewTime: microTime(now) } });
+  await client.update(LEASES, { ...current, spec: { ...spec, renewTime: formatMicroTime(now) } });
   lease.renewedAt = now;
 }
 

@@ -5,11 +5,10 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { FakeClock } from "../../src/kube/clock.js";
-import type { ResourceRef } from "../../src/kube/resource.js";
+import { LEASES } from "../../src/kube/leader-election.js";
 import { acquireValidationLease, releaseValidationLease, renewValidationLease, RENEW_AFTER_MS, VALIDATION_LEASE } from "../../src/migration/validation-lease.js";
 import { sharedCluster } from "../harness/shared-cluster.js";
 
-const LEASES: ResourceRef = { group: "coordination.k8s.io", version: "v1", plural: "leases", namespaced: true, kind: "Lease" };
 const cluster = await sharedCluster();
 const ns = `validation-lease-${randomBytes(3).toString("hex")}`;
 after(async () => {
