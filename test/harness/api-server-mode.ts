@@ -1,7 +1,9 @@
 /**
  * Puts a bare control plane into Calico "API server mode": real v1 and v3 CRDs and admission
- * policies from ../shared/calico, the aggregated APIService v3.projectcalico.org (pointing at a
- * Service that does not exist), the calico-system components, and a ready v1 ClusterInformation.
+ * policies from ../shared/calico, the aggregated APIService v3.projectcalico.org served by the
+ * control plane's Calico API server (its Service `calico-api` and an EndpointSlice, reached through
+ * the egress proxy; or, with `calicoApiServer: "unavailable"`, pointing at a Service that does not
+ * exist), the calico-system components, and a ready v1 ClusterInformation.
  * Also resets such a cluster between tests without restarting it.
  */
 import { CALICO_KINDS, CLUSTER_INFORMATION_V1, v1Resource, v3Resource, V1_GROUP, V3_GROUP } from "../../src/calico/kinds.js";
@@ -14,6 +16,7 @@ import { applyAll, CRD_RESOURCE, waitEstablished } from "./apply.js";
 import { eventually } from "./eventually.js";
 import { restoreApiService, savedForm } from "../../src/migration/apiservice.js";
 import { loadShared, SHARED_FILES } from "./shared-manifests.js";
+import { CALICO_SERVICE_IP, CALICO_SERVICE_PORT } from "./control-plane.js";
 
 export const APISERVICE: ResourceRef = {
   group: "apiregistration.k8s.io", version: "v1", plural: "apiservices", namespaced: false, kind: "APIService",
@@ -44,7 +47,19 @@ export interface ApiServerModeOptions {
   operatorManaged?: boolean;
   /** Create v1 ClusterInformation `default` with datastoreReady true (default true). */
   clusterInformation?: boolean;
+  /**
+   * "live" (default): the APIService is served by the control plane's Calico API server and is
+   * Available; "unavailable": it points at a Service that does not exist (every v3 request 503s).
+   */
+  calicoApiServer?: CalicoApiServerMode;
 }
+
+/** Whether the aggregated API answers. */
+export type CalicoApiServerMode = "live" | "unavailable";
+
+export const CALICO_API_NAMESPACE = "calico-apiserver";
+const SERVICES: ResourceRef = { group: "", version: "v1", plural: "services", namespaced: true, kind: "Service" };
+const ENDPOINT_SLICES: ResourceRef = { group: "discovery.k8s.io", version: "v1", plural: "endpointslices", namespaced: true, kind: "EndpointSlice" };
 
 /** Which MAP API version the server serves: "v1", "v1beta1" or null. */
 export async function servedMapVersion(discovery: Discovery): Promise<"v1" | "v1beta1" | null> {
@@ -85,7 +100,10 @@ export async function installApiServerMode(client: KubeClient, options: ApiServe
   await waitEstablished(client, v1Bundle.map((c) => c.metadata.name ?? ""));
   // The APIService goes in before the v3 CRDs, as on a real cluster: otherwise Kubernetes
   // registers an automanaged APIService for the CRDs first.
-  if (options.apiService ?? true) await registerApiService(client);
+  const mode = options.calicoApiServer ?? "live";
+  if (mode === "live") await installCalicoApiService(client);
+  else await removeCalicoApiService(client);
+  if (options.apiService ?? true) await registerApiService(client, mode);
   if (options.v3Crds ?? true) {
     const crds = v3Crds();
     await applyAll(client, discovery, crds);
@@ -97,12 +115,54 @@ export async function installApiServerMode(client: KubeClient, options: ApiServe
   if (options.components ?? true) await installComponents(client);
   if (options.operatorManaged) await createIgnoringExists(client, INSTALLATIONS, { apiVersion: "operator.tigera.io/v1", kind: "Installation", metadata: { name: "default" }, spec: {} });
   if (options.clusterInformation ?? true) await seedClusterInformation(client);
+  if ((options.apiService ?? true) && mode === "live") await waitApiServiceAvailable(client);
 }
 
-/** Registers (or restores) the aggregated APIService as a user-managed one. */
-export async function registerApiService(client: KubeClient): Promise<void> {
-  const result = await restoreApiService(client, savedForm(aggregatedApiService()));
-  void result;
+/**
+ * Registers (or restores) the aggregated APIService as a user-managed one. Live: with the cluster
+ * CA (which signed the Calico API server's certificate) as its caBundle.
+ */
+export async function registerApiService(client: KubeClient, mode: CalicoApiServerMode = "live"): Promise<void> {
+  const svc = aggregatedApiService();
+  if (mode === "live" && client.config.ca) {
+    svc.spec = { ...(svc.spec as object), caBundle: Buffer.from(client.config.ca).toString("base64") };
+  }
+  await restoreApiService(client, savedForm(svc));
+}
+
+/** Waits until the aggregator calls the APIService Available (its backend answers discovery). */
+export async function waitApiServiceAvailable(client: KubeClient, timeoutMs = 60_000): Promise<void> {
+  await eventually(async () => {
+    const svc = await client.get(APISERVICE, APISERVICE_NAME);
+    const available = ((svc.status as { conditions?: { type: string; status: string; message?: string }[] } | undefined)?.conditions ?? []).find((c) => c.type === "Available");
+    if (available?.status !== "True") throw new Error(`APIService ${APISERVICE_NAME} not Available: ${available?.message ?? "no condition yet"}`);
+  }, { timeoutMs, intervalMs: 250, message: `APIService ${APISERVICE_NAME} Available` });
+}
+
+/**
+ * The Calico API server's Service and EndpointSlice, as its Deployment would have them. The
+ * endpoint address is from TEST-NET-1 and never dialled: kube-apiserver dials the Service's
+ * cluster IP, and only through the egress proxy, which maps it to the stand-in on 127.0.0.1.
+ */
+export async function installCalicoApiService(client: KubeClient): Promise<void> {
+  await createIgnoringExists(client, NAMESPACES, { apiVersion: "v1", kind: "Namespace", metadata: { name: CALICO_API_NAMESPACE } });
+  await createIgnoringExists(client, SERVICES, {
+    apiVersion: "v1", kind: "Service", metadata: { name: "calico-api", namespace: CALICO_API_NAMESPACE },
+    spec: { clusterIP: CALICO_SERVICE_IP, ports: [{ name: "apiserver", port: CALICO_SERVICE_PORT, protocol: "TCP", targetPort: 5443 }], selector: { apiserver: "true" }, type: "ClusterIP" },
+  });
+  await createIgnoringExists(client, ENDPOINT_SLICES, {
+    apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice",
+    metadata: { name: "calico-api-standin", namespace: CALICO_API_NAMESPACE, labels: { "kubernetes.io/service-name": "calico-api" } },
+    addressType: "IPv4",
+    endpoints: [{ addresses: ["192.0.2.10"], conditions: { ready: true } }],
+    ports: [{ name: "apiserver", port: 5443, protocol: "TCP" }],
+  });
+}
+
+/** Removes the Service so the APIService has no backend (the unavailable mode). */
+export async function removeCalicoApiService(client: KubeClient): Promise<void> {
+  await deleteIgnoringMissing(client, SERVICES, "calico-api", CALICO_API_NAMESPACE);
+  await deleteIgnoringMissing(client, ENDPOINT_SLICES, "calico-api-standin", CALICO_API_NAMESPACE);
 }
 
 /** The v1 ClusterInformation `default`, ready, as calico-node creates it. */

@@ -1,16 +1,22 @@
 /**
- * A real local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager running only
- * the garbage-collector and namespace controllers) on 127.0.0.1 with free ports and its own data
- * directory. Used by the tests, the demo and the benchmark.
+ * A real local Kubernetes control plane (etcd, one or more kube-apiservers, kube-controller-manager
+ * running only the garbage-collector and namespace controllers) on 127.0.0.1 with free ports and
+ * its own data directory, plus the process beside it (calico-side-main.ts): the egress proxy that
+ * is the kube-apiservers' only way to an in-cluster address, the Calico API server stand-in, and
+ * for several kube-apiservers the round-robin front proxy the clients use. Used by the tests, the
+ * demo and the benchmark.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { KubeClient } from "../../src/kube/client.js";
 import { isAlreadyExists, isNotFound } from "../../src/kube/errors.js";
-import { controlPlaneBinaries } from "./binaries.js";
+import { controlPlaneBinaries, repoRoot } from "./binaries.js";
+import { egressSelectorConfig } from "./egress-proxy.js";
+import type { SideConfig } from "./calico-side-main.js";
 import { ensureCerts, type ControlPlaneCerts } from "./certs.js";
 import { freePort } from "./free-port.js";
 import { writeKubeconfig } from "./kubeconfig-file.js";
@@ -32,6 +38,19 @@ export interface ControlPlaneOptions {
   kubeVersion?: string;
   /** Progress lines (default: silent). */
   log?: (line: string) => void;
+  /** kube-apiservers on the one etcd; more than one puts the round-robin front proxy before them. Default 1. */
+  apiservers?: number;
+}
+
+/** The Calico API Service's cluster IP (in --service-cluster-ip-range) and port: the egress proxy's only route. */
+export const CALICO_SERVICE_IP = "10.0.0.100";
+export const CALICO_SERVICE_PORT = 443;
+
+/** What the side process reports (GET /state on its control socket). */
+export interface SideState {
+  egress: { tunnels: Record<string, number>; refused: { target: string; at: string }[] };
+  calico: { served: Record<string, number> };
+  ha?: { requests: number[]; lagged: number; lagMs: number; apiServiceDeletedAt?: string };
 }
 
 interface StateFile {
@@ -55,7 +74,21 @@ export class ControlPlane {
     private readonly children: ChildProcess[],
     private readonly ownsDir: boolean,
     readonly admin: KubeClient,
+    /** The side process's control socket. */
+    readonly sideSocket: string,
+    /** Every kube-apiserver's own URL (behind the front proxy when more than one). */
+    readonly apiservers: string[],
   ) {}
+
+  /** Counters of the egress proxy, the Calico API server and the front proxy. */
+  sideState(): Promise<SideState> {
+    return sideRequest(this.sideSocket, "GET", "/state");
+  }
+
+  /** How long the lagging replica keeps proxying projectcalico.org/v3 after the APIService goes (HA only). */
+  setLag(ms: number): Promise<SideState> {
+    return sideRequest(this.sideSocket, "POST", `/lag?ms=${ms}`);
+  }
 
   /** Starts etcd, kube-apiserver and (by default) kube-controller-manager and waits until ready. */
   static async start(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -68,8 +101,13 @@ export class ControlPlane {
     for (const sub of ["etcd", "apiserver", "logs"]) fs.rmSync(path.join(dir, sub), { recursive: true, force: true });
     fs.mkdirSync(path.join(dir, "logs"), { recursive: true });
     const certs = ensureCerts(path.join(dir, "pki"));
-    const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-    const server = `https://127.0.0.1:${apiPort}`;
+    const replicas = Math.max(1, options.apiservers ?? 1);
+    const [etcdPort, peerPort, calicoPort] = [await freePort(), await freePort(), await freePort()];
+    const apiPorts: number[] = [];
+    for (let i = 0; i < replicas; i++) apiPorts.push(await freePort());
+    const haPort = replicas > 1 ? await freePort() : undefined;
+    const backends = apiPorts.map((p) => `https://127.0.0.1:${p}`);
+    const server = haPort ? `https://127.0.0.1:${haPort}` : (backends[0] ?? "");
     const children: ChildProcess[] = [];
     const started = Date.now();
 
@@ -101,15 +139,39 @@ export class ControlPlane {
       "--log-level=warn",
     ]);
 
-    log(`starting kube-apiserver on ${server}`);
-    const apiArgs = [
+    const gateList = Object.entries(gates).map(([k, v]) => `${k}=${v}`);
+    const egressSocket = path.join(dir, "egress.sock");
+    const egressConfig = path.join(dir, "egress-selector.yaml");
+    fs.writeFileSync(egressConfig, egressSelectorConfig(egressSocket));
+    const side: SideConfig = {
+      egressSocket, controlSocket: path.join(dir, "side.sock"), readyFile: path.join(dir, "side-ready.json"),
+      calicoServiceTarget: `${CALICO_SERVICE_IP}:${CALICO_SERVICE_PORT}`, calicoPort, storageServer: backends[0] ?? "",
+      caCert: certs.caCert, adminCert: certs.adminCert, adminKey: certs.adminKey,
+      calicoServingCert: certs.calicoServingCert, calicoServingKey: certs.calicoServingKey,
+      frontProxyCaCert: certs.frontProxyCaCert, frontProxyClientCert: certs.frontProxyClientCert, frontProxyClientKey: certs.frontProxyClientKey,
+      servingCert: certs.servingCert, servingKey: certs.servingKey,
+      ...(haPort ? { ha: { port: haPort, backends } } : {}),
+    };
+    const sideConfigFile = path.join(dir, "side.json");
+    fs.writeFileSync(sideConfigFile, JSON.stringify(side));
+    fs.rmSync(side.readyFile, { force: true });
+    log(`starting the egress proxy and Calico API server${haPort ? ` and the front proxy on ${server}` : ""}`);
+    launch("calico-side", process.execPath, ["--import", "tsx", path.join(repoRoot, "test/harness/calico-side-main.ts"), sideConfigFile]);
+    try {
+      await waitForFile(side.readyFile, 30_000, () => tailLogs(dir));
+    } catch (err) {
+      for (const child of children) child.kill("SIGKILL");
+      throw err;
+    }
+
+    const apiArgs = (port: number, n: number) => [
       `--etcd-servers=http://127.0.0.1:${etcdPort}`,
       "--bind-address=127.0.0.1",
       "--advertise-address=127.0.0.1",
       // A loopback address may not be an Endpoints address; nothing here dials the kubernetes Service.
       "--endpoint-reconciler-type=none",
-      `--secure-port=${apiPort}`,
-      `--cert-dir=${path.join(dir, "apiserver")}`,
+      `--secure-port=${port}`,
+      `--cert-dir=${path.join(dir, "apiserver", String(n))}`,
       `--tls-cert-file=${certs.servingCert}`,
       `--tls-private-key-file=${certs.servingKey}`,
       `--client-ca-file=${certs.caCert}`,
@@ -122,12 +184,24 @@ export class ControlPlane {
       "--profiling=false",
       "--max-requests-inflight=800",
       "--max-mutating-requests-inflight=400",
+      // The aggregation layer: kube-apiserver authenticates to aggregated servers with the
+      // front-proxy client certificate and reaches them only through the egress proxy.
+      `--requestheader-client-ca-file=${certs.frontProxyCaCert}`,
+      "--requestheader-allowed-names=front-proxy-client",
+      "--requestheader-username-headers=X-Remote-User",
+      "--requestheader-group-headers=X-Remote-Group",
+      "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+      `--proxy-client-cert-file=${certs.frontProxyClientCert}`,
+      `--proxy-client-key-file=${certs.frontProxyClientKey}`,
+      `--egress-selector-config-file=${egressConfig}`,
       "--v=1",
+      ...(gateList.length ? [`--feature-gates=${gateList.join(",")}`] : []),
+      ...(runtimeConfig.length ? [`--runtime-config=${runtimeConfig.join(",")}`] : []),
     ];
-    const gateList = Object.entries(gates).map(([k, v]) => `${k}=${v}`);
-    if (gateList.length) apiArgs.push(`--feature-gates=${gateList.join(",")}`);
-    if (runtimeConfig.length) apiArgs.push(`--runtime-config=${runtimeConfig.join(",")}`);
-    launch("kube-apiserver", bins.kubeApiserver, apiArgs);
+    apiPorts.forEach((port, n) => {
+      log(`starting kube-apiserver ${n + 1}/${replicas} on https://127.0.0.1:${port}`);
+      launch(replicas > 1 ? `kube-apiserver-${n}` : "kube-apiserver", bins.kubeApiserver, apiArgs(port, n));
+    });
 
     const kubeconfigPath = writeKubeconfig(path.join(dir, "kubeconfig"), server, certs.caCert, {
       clientCertificate: certs.adminCert,
@@ -140,7 +214,7 @@ export class ControlPlane {
       key: fs.readFileSync(certs.adminKey),
       userAgent: "calico-migration-harness",
     });
-    const cp = new ControlPlane(dir, server, kubeconfigPath, certs, children, ownsDir, admin);
+    const cp = new ControlPlane(dir, server, kubeconfigPath, certs, children, ownsDir, admin, side.controlSocket, backends);
     if (!options.detached) process.on("exit", cp.onExit);
     try {
       await cp.waitReady(120_000);
@@ -248,6 +322,28 @@ export class ControlPlane {
       await delay(250);
     }
     throw new Error(`control plane not ready within ${timeoutMs} ms (${last}); logs in ${this.dir}/logs:\n${tailLogs(this.dir)}`);
+  }
+}
+
+/** One request to the side process's control socket. */
+export function sideRequest(socketPath: string, method: string, path: string): Promise<SideState> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, method, path }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => (res.statusCode === 200 ? resolve(JSON.parse(body) as SideState) : reject(new Error(`side ${path}: ${res.statusCode}`))));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function waitForFile(file: string, timeoutMs: number, logs: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!fs.existsSync(file)) {
+    if (Date.now() > deadline) throw new Error(`${file} did not appear within ${timeoutMs} ms:\n${logs()}`);
+    await delay(100);
   }
 }
 
