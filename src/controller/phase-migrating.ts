@@ -4,9 +4,9 @@
  * v3 (Converged) or wait for conflicts to be resolved.
  */
 import { Names, Phase, type DatastoreMigration, type Progress, type TypeDetail } from "../api/datastore-migration.js";
-import { CALICO_KINDS, CLUSTER_INFORMATION_V3 } from "../calico/kinds.js";
+import { CALICO_KINDS } from "../calico/kinds.js";
 import { saveAndDeleteApiService } from "../migration/apiservice.js";
-import { lockV1, lockV3, unlockV3 } from "../migration/datastore-lock.js";
+import { getV3ClusterInformation, lockV1, lockV3, unlockV3 } from "../migration/datastore-lock.js";
 import { reattachForeignOwners } from "../migration/foreign-owners.js";
 import { loadSchemas } from "../migration/planner.js";
 import { runPass, type PassResult } from "../migration/run-kinds.js";
@@ -93,6 +93,9 @@ export async function handleMigrating(ctx: ControllerContext, dm: DatastoreMigra
       ctx.log.info({ kind: result.kind, total: result.total, migrated: result.migrated, skipped: result.skipped, conflicts: result.conflicts.length, durationMs: result.durationMs, transitionalMs: result.transitionalRetryMs }, "kind copied");
       ctx.metrics.typeDuration.observe({ kind: result.kind }, result.durationMs / 1000);
     },
+    onRestart: () => {
+      results.length = 0;
+    },
     onPage: (partial) => {
       // Live counters within a large kind, at most once a second.
       if (ctx.clock.now() - lastWrite < 1000) return;
@@ -132,7 +135,7 @@ export async function handleMigrating(ctx: ControllerContext, dm: DatastoreMigra
 
   // 6. Unlock v3 and remember where v3 storage stood, for the rollback-safety check at Converged.
   await unlockV3(ctx.client);
-  const ci = await ctx.client.get(CLUSTER_INFORMATION_V3, "default");
+  const ci = await getV3ClusterInformation(ctx.client);
   dm = await patchMetadata(ctx, dm, { annotations: { [Names.copyResourceVersion]: ci.metadata.resourceVersion ?? "" } });
   await writeStatus(ctx, dm, (s) => {
     s.phase = Phase.Converged;

@@ -9,6 +9,8 @@ import type { KubeClient } from "../kube/client.js";
 import { isAlreadyExists, isConflict, isNotFound } from "../kube/errors.js";
 import type { KubeObject } from "../kube/object.js";
 import type { ResourceRef } from "../kube/resource.js";
+import { assertFromV3Storage } from "./v3-origin.js";
+import { withRetries } from "./write-retry.js";
 
 const NAME = "default";
 
@@ -26,10 +28,33 @@ function specOf(obj: KubeObject): ClusterInformationSpec {
   return (obj.spec ?? {}) as ClusterInformationSpec;
 }
 
+/**
+ * v3 ClusterInformation from v3 CRD storage. An HA kube-apiserver that has not dropped the
+ * APIService yet answers from the Calico API server (the v1 object's view): AggregatedAnswerError,
+ * retried by the callers. An update made with the v3 object's resourceVersion can never apply to
+ * the v1 object through such a replica: its precondition fails.
+ */
+async function getV3(client: KubeClient): Promise<KubeObject> {
+  const obj = await client.get(CLUSTER_INFORMATION_V3, NAME);
+  let v1Uid: string | undefined;
+  try {
+    v1Uid = (await client.get(CLUSTER_INFORMATION_V1, NAME)).metadata.uid;
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  assertFromV3Storage("v3 ClusterInformation", obj.metadata.uid, v1Uid);
+  return obj;
+}
+
+function getter(client: KubeClient, ref: ResourceRef): () => Promise<KubeObject> {
+  return ref === CLUSTER_INFORMATION_V3 ? () => getV3(client) : () => client.get(ref, NAME);
+}
+
 /** Read-modify-write with the resourceVersion precondition, retried on update conflicts. */
 async function mutate(client: KubeClient, ref: ResourceRef, change: (obj: KubeObject) => boolean): Promise<KubeObject | undefined> {
+  const get = getter(client, ref);
   for (let attempt = 0; ; attempt++) {
-    const obj = await client.get(ref, NAME);
+    const obj = await get();
     if (!change(obj)) return obj;
     try {
       return await client.update(ref, obj);
@@ -116,10 +141,14 @@ export async function unlockV1(client: KubeClient, migrationUid: string): Promis
  * Locks v3 (must follow the APIService deletion): creates `default` from the v1 spec with
  * datastoreReady=false and `migrated-by`, or sets an existing ready one to false with `locked-by`.
  */
-export async function lockV3(client: KubeClient, migrationUid: string): Promise<void> {
+export function lockV3(client: KubeClient, migrationUid: string): Promise<void> {
+  return withRetries(() => lockV3Once(client, migrationUid));
+}
+
+async function lockV3Once(client: KubeClient, migrationUid: string): Promise<void> {
   let existing: KubeObject | undefined;
   try {
-    existing = await client.get(CLUSTER_INFORMATION_V3, NAME);
+    existing = await getV3(client);
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
@@ -155,18 +184,23 @@ export async function lockV3(client: KubeClient, migrationUid: string): Promise<
 
 /** Unlocks v3 at Converged: datastoreReady=true. */
 export async function unlockV3(client: KubeClient): Promise<void> {
-  await mutate(client, CLUSTER_INFORMATION_V3, (obj) => {
+  await withRetries(() => mutate(client, CLUSTER_INFORMATION_V3, (obj) => {
     const spec = specOf(obj);
     if (spec.datastoreReady === true) return false;
     obj.spec = { ...spec, datastoreReady: true };
     return true;
-  });
+  }));
+}
+
+/** v3 ClusterInformation as v3 CRD storage holds it (never the Calico API server's view). */
+export function getV3ClusterInformation(client: KubeClient): Promise<KubeObject> {
+  return withRetries(() => getV3(client));
 }
 
 /** The v3 datastoreReady flag, or undefined when v3 ClusterInformation does not exist. */
 export async function v3Ready(client: KubeClient): Promise<boolean | undefined> {
   try {
-    return specOf(await client.get(CLUSTER_INFORMATION_V3, NAME)).datastoreReady;
+    return specOf(await getV3ClusterInformation(client)).datastoreReady;
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;
@@ -177,11 +211,15 @@ export async function v3Ready(client: KubeClient): Promise<boolean | undefined> 
  * On abort: delete v3 ClusterInformation if this migration created it; if it only locked it,
  * set ready again and drop `locked-by`; anything else is left alone.
  */
-export async function restoreV3ClusterInformation(client: KubeClient, migrationUid: string): Promise<"deleted" | "unlocked" | "untouched"> {
+export function restoreV3ClusterInformation(client: KubeClient, migrationUid: string): Promise<"deleted" | "unlocked" | "untouched"> {
+  return withRetries(() => restoreV3Once(client, migrationUid));
+}
+
+async function restoreV3Once(client: KubeClient, migrationUid: string): Promise<"deleted" | "unlocked" | "untouched"> {
   if (!migrationUid) return "untouched";
   let obj: KubeObject;
   try {
-    obj = await client.get(CLUSTER_INFORMATION_V3, NAME);
+    obj = await getV3(client);
   } catch (err) {
     if (isNotFound(err)) return "untouched";
     throw err;

@@ -5,6 +5,7 @@
  * lock, detach the Calico references before unregistering (the originals are kept on the object
  * itself), re-attach them to the new v3 owners after the copy, or put the originals back on abort.
  */
+import { AggregatedAnswerError } from "./v3-origin.js";
 import { kindByName, isCalicoApiVersion, V1_GROUP, V3_GROUP, v3Resource } from "../calico/kinds.js";
 import type { KubeClient } from "../kube/client.js";
 import type { Discovery } from "../kube/discovery.js";
@@ -155,6 +156,10 @@ export async function reattachForeignOwners(client: KubeClient, discovery: Disco
         } catch (err) {
           if (!isNotFound(err)) throw err;
         }
+      }
+      // The Calico API server's view carries the very uid the reference was made with.
+      if (owner?.metadata.uid && owner.metadata.uid === r.uid) {
+        throw new AggregatedAnswerError(`reading the v3 owner ${r.kind} ${r.name}: the answer came from the Calico API server, not from v3 CRD storage; retrying`);
       }
       if (!owner?.metadata.uid) {
         result.dropped.push({ kind: r.kind, name: r.name });

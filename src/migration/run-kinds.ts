@@ -4,7 +4,9 @@
  */
 import { CALICO_KINDS, kindBands, type CalicoKind } from "../calico/kinds.js";
 import type { EngineOptions } from "./engine-options.js";
+import { systemClock } from "../kube/clock.js";
 import { drainDeferred, syncKind, SyncSession, type SyncMode } from "./sync-kind.js";
+import { AggregatedAnswerError } from "./v3-origin.js";
 import type { Conflict, KindResult } from "./types.js";
 
 /** Progress hooks of a pass. */
@@ -12,6 +14,8 @@ export interface PassHooks {
   onKindStart?: (kind: CalicoKind, index: number, total: number) => void | Promise<void>;
   onKindDone?: (result: KindResult, index: number, total: number) => void | Promise<void>;
   onPage?: (partial: KindResult) => void;
+  /** The pass starts again from the first kind (a v3 list was answered by the Calico API server). */
+  onRestart?: (reason: string) => void | Promise<void>;
 }
 
 /** The results of a pass over all kinds. */
@@ -29,6 +33,23 @@ export interface PassResult {
  * paramKind to resolve right after the APIService is unregistered) does not hold up the others.
  */
 export async function runPass(opts: EngineOptions, mode: SyncMode, hooks: PassHooks = {}, kinds: readonly CalicoKind[] = CALICO_KINDS): Promise<PassResult> {
+  // A pass is idempotent: when a v3 list turns out to have come from the Calico API server (an HA
+  // kube-apiserver that has not dropped the APIService yet), it starts again, within the bound.
+  const clock = opts.clock ?? systemClock;
+  const started = clock.now();
+  for (;;) {
+    try {
+      return await runPassOnce(opts, mode, hooks, kinds);
+    } catch (err) {
+      if (!(err instanceof AggregatedAnswerError) || clock.now() - started > (opts.transitionalBoundMs ?? 90_000)) throw err;
+      opts.log?.info({ reason: err.message }, "pass restarted");
+      await hooks.onRestart?.(err.message);
+      await clock.sleep(1000, opts.signal);
+    }
+  }
+}
+
+async function runPassOnce(opts: EngineOptions, mode: SyncMode, hooks: PassHooks, kinds: readonly CalicoKind[]): Promise<PassResult> {
   const ordered = [...kinds].sort((a, b) => a.order - b.order);
   const session = new SyncSession(opts.concurrency ?? 16);
   const results: KindResult[] = [];

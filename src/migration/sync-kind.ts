@@ -18,6 +18,7 @@ import { readAhead } from "./read-ahead.js";
 import { specHash } from "./spec-hash.js";
 import { emptyKindResult, type KindResult } from "./types.js";
 import { indexV3, type V3Entry } from "./v3-index.js";
+import { AggregatedAnswerError, assertFromV3Storage, isAggregatedView } from "./v3-origin.js";
 import { withRetries, type WriteRetryOptions } from "./write-retry.js";
 
 /** detect: classify only (kinds with no v3 objects are not listed); copy: create what is missing; verify: copy, and report v3 objects with no v1 source. */
@@ -122,6 +123,11 @@ async function processObject(
   const viewUid = c.v3.metadata.uid ?? "";
   const hash = specHash(kind.kind, c.v3.spec, schema);
   const existing = index.get(key);
+  // A v3 list answered by the Calico API server (a lagging kube-apiserver) shows the v1 objects
+  // themselves: the whole index is untrustworthy, and the pass starts again (runPass).
+  if (existing && isAggregatedView(existing.uid, c.source.uid)) {
+    throw new AggregatedAnswerError(`listing v3 ${kind.v3Plural}: the answer came from the Calico API server, not from v3 CRD storage`);
+  }
   if (existing) {
     await classifyExisting(opts, session, c, result, schema, existing, hash);
     return;
@@ -153,26 +159,69 @@ async function processObject(
     else result.droppedOwnerReferences.push({ kind: kind.kind, namespace: c.v3.metadata.namespace, name: c.v3.metadata.name ?? "", owner: { kind: r.kind, name: r.name, uid: r.uid } });
   }
   const body = createBody(c, ownerReferences, opts.migrationUid, schema);
+  const what = `${kind.kind} ${key}`;
+  let outcome: { created: KubeObject } | { current: KubeObject };
   try {
-    const created = await withRetries(
-      () => session.slots.run(() => opts.client.create(v3Resource(kind), body, { fieldManager: opts.fieldManager ?? "calico-datastore-migration", signal: opts.signal })),
-      retryOptions(opts, result),
-    );
+    outcome = await withRetries(async () => {
+      try {
+        const created = await session.slots.run(() => opts.client.create(v3Resource(kind), body, { fieldManager: opts.fieldManager ?? "calico-datastore-migration", signal: opts.signal }));
+        if (c.renamedFrom !== undefined) await guardRenamedCreate(opts, kind, created);
+        return { created };
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err;
+      }
+      // Created meanwhile (an earlier run that crashed after the create, or a user): read back. An
+      // AlreadyExists the Calico API server gave (the v1 object exists) finds nothing in v3
+      // storage, or finds the Calico API server's view again: both are retried.
+      let current: KubeObject;
+      try {
+        current = await session.slots.run(() => opts.client.get(v3Resource(kind), c.v3.metadata.name ?? "", c.v3.metadata.namespace));
+      } catch (err) {
+        if (isNotFound(err)) throw new AggregatedAnswerError(`${what}: the create answered AlreadyExists but v3 storage has no such object (answered by the Calico API server)`, { cause: err });
+        throw err;
+      }
+      assertFromV3Storage(what, current.metadata.uid, c.source.uid);
+      return { current };
+    }, retryOptions(opts, result));
+  } catch (err) {
+    opts.onOutcome?.(kind.kind, "error");
+    throw new Error(`creating ${what}: ${(err as Error).message}`, { cause: err });
+  }
+  if ("created" in outcome) {
+    const created = outcome.created;
     session.uidMap.set(viewUid, created.metadata.uid ?? "");
     index.set(key, { uid: created.metadata.uid ?? "", hash, migratedBy: opts.migrationUid });
     result.migrated++;
     opts.onOutcome?.(kind.kind, "migrated");
-  } catch (err) {
-    if (!isAlreadyExists(err)) {
-      opts.onOutcome?.(kind.kind, "error");
-      throw new Error(`creating ${kind.kind} ${key}: ${(err as Error).message}`, { cause: err });
-    }
-    // Created meanwhile (an earlier run that crashed after the create, or a user): read back and classify.
-    const current = await withRetries(() => session.slots.run(() => opts.client.get(v3Resource(kind), c.v3.metadata.name ?? "", c.v3.metadata.namespace)), retryOptions(opts, result));
-    const entry = { uid: current.metadata.uid ?? "", hash: specHash(kind.kind, current.spec, schema), migratedBy: current.metadata.annotations?.[Names.migratedBy] };
-    index.set(key, entry);
-    await classifyExisting(opts, session, c, result, schema, entry, hash, current);
+    return;
   }
+  const current = outcome.current;
+  const entry = { uid: current.metadata.uid ?? "", hash: specHash(kind.kind, current.spec, schema), migratedBy: current.metadata.annotations?.[Names.migratedBy] };
+  index.set(key, entry);
+  await classifyExisting(opts, session, c, result, schema, entry, hash, current);
+}
+
+/**
+ * A renamed object (legacy `default.foo` → `foo`) has no v1 CR of its v3 name, so a create the
+ * Calico API server answered succeeds there: it stored our copy in v1 under the new name. That CR
+ * (recognised by its uid, and carrying our migrated-by) is removed again and the create retried.
+ */
+async function guardRenamedCreate(opts: EngineOptions, kind: CalicoKind, created: KubeObject): Promise<void> {
+  const name = created.metadata.name ?? "";
+  let cr: KubeObject;
+  try {
+    cr = await opts.client.get(v1Resource(kind), name, created.metadata.namespace);
+  } catch (err) {
+    if (isNotFound(err)) return;
+    throw err;
+  }
+  if (!isAggregatedView(created.metadata.uid, cr.metadata.uid)) return;
+  try {
+    await opts.client.delete(v1Resource(kind), name, created.metadata.namespace, { uid: cr.metadata.uid });
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  throw new AggregatedAnswerError(`${kind.kind} ${name}: the create reached the Calico API server, which stored it in v1; that v1 object was removed again`);
 }
 
 async function classifyExisting(
@@ -196,7 +245,11 @@ async function classifyExisting(
   let v3Spec = current?.spec;
   if (v3Spec === undefined) {
     try {
-      v3Spec = (await withRetries(() => session.slots.run(() => opts.client.get(v3Resource(c.kind), c.v3.metadata.name ?? "", c.v3.metadata.namespace)), retryOptions(opts, result))).spec;
+      v3Spec = (await withRetries(async () => {
+        const got = await session.slots.run(() => opts.client.get(v3Resource(c.kind), c.v3.metadata.name ?? "", c.v3.metadata.namespace));
+        assertFromV3Storage(`${c.kind.kind} ${c.v3.metadata.name ?? ""}`, got.metadata.uid, c.source.uid);
+        return got;
+      }, retryOptions(opts, result))).spec;
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }

@@ -6,13 +6,16 @@
 import { retry } from "../kube/backoff.js";
 import { systemClock, type Clock } from "../kube/clock.js";
 import { ApiError, isRetryable } from "../kube/errors.js";
+import { AggregatedAnswerError } from "./v3-origin.js";
 
 /**
  * True for the errors a server gives while it switches projectcalico.org from the aggregated API
  * to the CRDs: the resource not yet served (404 on a collection), an admission policy whose v3
- * paramKind is not resolvable yet (403 "failed to configure policy"), a 503 from the aggregator.
+ * paramKind is not resolvable yet (403 "failed to configure policy"), a 503 from the aggregator,
+ * and an answer a lagging kube-apiserver still took from the Calico API server.
  */
 export function isTransitional(err: unknown): boolean {
+  if (err instanceof AggregatedAnswerError) return true;
   if (!(err instanceof ApiError)) return false;
   if (err.code === 503) return true;
   if (err.code === 403 && /failed to configure/i.test(err.message)) return true;

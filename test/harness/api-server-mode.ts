@@ -146,10 +146,15 @@ export async function waitApiServiceAvailable(client: KubeClient, timeoutMs = 60
  */
 export async function installCalicoApiService(client: KubeClient): Promise<void> {
   await createIgnoringExists(client, NAMESPACES, { apiVersion: "v1", kind: "Namespace", metadata: { name: CALICO_API_NAMESPACE } });
-  await createIgnoringExists(client, SERVICES, {
+  // Get first: a create of an existing Service fails on its cluster IP (422) before its name (409).
+  const existing = await client.get(SERVICES, "calico-api", CALICO_API_NAMESPACE).catch((err: unknown) => {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  });
+  if (!existing) await eventually(() => createIgnoringExists(client, SERVICES, {
     apiVersion: "v1", kind: "Service", metadata: { name: "calico-api", namespace: CALICO_API_NAMESPACE },
     spec: { clusterIP: CALICO_SERVICE_IP, ports: [{ name: "apiserver", port: CALICO_SERVICE_PORT, protocol: "TCP", targetPort: 5443 }], selector: { apiserver: "true" }, type: "ClusterIP" },
-  });
+  }), { timeoutMs: 60_000, message: "create Service calico-api (its cluster IP is released a moment after a deletion)" });
   await createIgnoringExists(client, ENDPOINT_SLICES, {
     apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice",
     metadata: { name: "calico-api-standin", namespace: CALICO_API_NAMESPACE, labels: { "kubernetes.io/service-name": "calico-api" } },
