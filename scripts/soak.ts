@@ -13,6 +13,9 @@
  * was hit at least once and at least --min-crashes crashes happened.
  *
  * Flags: --rounds N (4) --seed S (1) --objects N (2000) --min-crashes N (30)
+ *        --apiservers N (1): an HA control plane behind the round-robin front proxy;
+ *        --lag-ms MS (0): with --apiservers > 1, the last replica keeps proxying projectcalico.org/v3
+ *        to the Calico API server for MS after each APIService deletion (a lagging replica).
  */
 import assert from "node:assert/strict";
 import { parseArgs } from "node:util";
@@ -38,6 +41,8 @@ const { values } = parseArgs({
     seed: { type: "string", default: "1" },
     objects: { type: "string", default: "2000" },
     "min-crashes": { type: "string", default: "30" },
+    apiservers: { type: "string", default: "1" },
+    "lag-ms": { type: "string", default: "0" },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -174,8 +179,9 @@ function printTables(results: RoundResult[]): { allSteps: boolean; total: number
   return { allSteps: missing.length === 0, total: all.length };
 }
 
-const cp = await ControlPlane.start({ log });
-const cluster: TestCluster = { admin: cp.admin, kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, serviceAccountKubeconfig: (ns, n) => cp.serviceAccountKubeconfig(ns, n) };
+const cp = await ControlPlane.start({ log, apiservers: Number(values.apiservers) });
+if (Number(values["lag-ms"]) > 0) await cp.setLag(Number(values["lag-ms"]));
+const cluster: TestCluster = { admin: cp.admin, kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, serviceAccountKubeconfig: (ns, n) => cp.serviceAccountKubeconfig(ns, n), sideState: () => cp.sideState() };
 const results: RoundResult[] = [];
 let failure: unknown;
 try {

@@ -130,6 +130,17 @@ export async function registerApiService(client: KubeClient, mode: CalicoApiServ
   await restoreApiService(client, savedForm(svc));
 }
 
+/** Which mode the cluster is in: live when the Calico API server's Service exists. */
+export async function calicoApiServerMode(client: KubeClient): Promise<CalicoApiServerMode> {
+  try {
+    await client.get(SERVICES, "calico-api", CALICO_API_NAMESPACE);
+    return "live";
+  } catch (err) {
+    if (isNotFound(err)) return "unavailable";
+    throw err;
+  }
+}
+
 /** Waits until the aggregator calls the APIService Available (its backend answers discovery). */
 export async function waitApiServiceAvailable(client: KubeClient, timeoutMs = 60_000): Promise<void> {
   await eventually(async () => {

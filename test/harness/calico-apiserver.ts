@@ -124,7 +124,7 @@ export class CalicoApiServer {
       case "get":
         return json(res, 200, present(kind, await this.getV1(kind, ref, name ?? "", namespace)));
       case "create": {
-        const obj = body as KubeObject;
+        const obj = withDefaultTypes(kind, body as KubeObject);
         const cr = v1FromV3({ ...obj, kind: kind.kind, metadata: { ...obj.metadata, namespace } } as never);
         const created = await this.options.storage.request<KubeObject>("POST", collectionPath(ref, namespace), { body: cr, query: pick(query, ["dryRun", "fieldManager"]) });
         return json(res, 201, present(kind, created));
@@ -139,6 +139,7 @@ export class CalicoApiServer {
           }
           next = mergePatch(present(kind, current), body) as KubeObject;
         }
+        next = withDefaultTypes(kind, next);
         const cr = v1FromV3({ ...next, kind: kind.kind, metadata: { ...next.metadata, namespace } } as never, { crName: current.metadata.name });
         cr.metadata.resourceVersion = next.metadata.resourceVersion ?? current.metadata.resourceVersion;
         cr.metadata.uid = next.metadata.uid ? convertUid(next.metadata.uid) : current.metadata.uid;
@@ -227,6 +228,20 @@ export class CalicoApiServer {
     }
     json(res, 500, statusOf(500, "InternalError", (err as Error).message));
   }
+}
+
+/**
+ * libcalico's client defaults a policy's `types` on create and update when they are unset:
+ * Ingress when it has ingress rules or no rules at all, Egress when it has egress rules.
+ */
+function withDefaultTypes(kind: CalicoKind, obj: KubeObject): KubeObject {
+  if (!TIERED.has(kind.kind)) return obj;
+  const spec = (obj.spec ?? {}) as { types?: string[]; ingress?: unknown[]; egress?: unknown[] };
+  if (spec.types?.length) return obj;
+  const ingress = (spec.ingress?.length ?? 0) > 0;
+  const egress = (spec.egress?.length ?? 0) > 0;
+  const types = [...(ingress || !egress ? ["Ingress"] : []), ...(egress ? ["Egress"] : [])];
+  return { ...obj, spec: { ...spec, types } };
 }
 
 /** The v3 view of a v1 CR, as the Calico API server presents it. */

@@ -108,15 +108,22 @@ export class HaFrontProxy {
   }
 
   private async pollApiService(): Promise<void> {
+    // Once the aggregated APIService goes, Kubernetes registers an automanaged one for the v3
+    // CRDs (no service): that one counts as gone.
+    let aggregated: boolean;
     try {
-      await this.options.client.request("GET", "/apis/apiregistration.k8s.io/v1/apiservices/v3.projectcalico.org", { timeoutMs: 2000 });
+      const svc = await this.options.client.request<{ spec?: { service?: unknown } }>("GET", "/apis/apiregistration.k8s.io/v1/apiservices/v3.projectcalico.org", { timeoutMs: 2000 });
+      aggregated = svc.spec?.service !== undefined && svc.spec.service !== null;
+    } catch (err) {
+      if (!isNotFound(err)) return;
+      aggregated = false;
+    }
+    if (aggregated) {
       this.apiServiceSeen = true;
       this.deletedAt = undefined;
-    } catch (err) {
-      if (isNotFound(err) && this.apiServiceSeen) {
-        this.apiServiceSeen = false;
-        this.deletedAt = Date.now();
-      }
+    } else if (this.apiServiceSeen) {
+      this.apiServiceSeen = false;
+      this.deletedAt = Date.now();
     }
   }
 

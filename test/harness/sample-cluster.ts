@@ -6,7 +6,10 @@
  */
 import type { KubeClient } from "../../src/kube/client.js";
 import { isAlreadyExists } from "../../src/kube/errors.js";
-import { ownerRefTo, writeRawV1, writeV1 } from "./v1-writer.js";
+import { kindByName, v1Resource, V3_GROUP } from "../../src/calico/kinds.js";
+import { collectionPath } from "../../src/kube/resource.js";
+import type { KubeObject } from "../../src/kube/object.js";
+import { ownerRefTo, writeRawV1, writeV1, type V3Input, type V1WriteOptions } from "./v1-writer.js";
 
 const NAMESPACES = { group: "", version: "v1", plural: "namespaces", namespaced: false, kind: "Namespace" } as const;
 const CONFIGMAPS = { group: "", version: "v1", plural: "configmaps", namespaced: true, kind: "ConfigMap" } as const;
@@ -19,12 +22,35 @@ async function ensureNamespace(client: KubeClient, name: string): Promise<void> 
   }
 }
 
+/**
+ * Creates a Calico object through the live projectcalico.org/v3 API, as a user does, and returns
+ * the v1 CR the Calico API server stored for it.
+ */
+export async function createThroughApi(client: KubeClient, obj: V3Input): Promise<KubeObject> {
+  const c = kindByName(obj.kind);
+  if (!c) throw new Error(`unknown Calico kind ${obj.kind}`);
+  const ref = { group: V3_GROUP, version: "v3", plural: c.v3Plural, namespaced: c.namespaced, kind: c.kind };
+  await client.request("POST", collectionPath(ref, obj.metadata.namespace), { body: { apiVersion: `${V3_GROUP}/v3`, ...obj } });
+  return client.get(v1Resource(c), obj.metadata.name, obj.metadata.namespace);
+}
+
+/** How the sample is written. */
+export interface SeedOptions {
+  /**
+   * Create what users create through the live Calico API server (projectcalico.org/v3); legacy
+   * `default.`-named policies and IPAM objects are still written to v1 directly, as old releases
+   * and libcalico's IPAM code did. Default false: everything written to v1 storage.
+   */
+  throughApi?: boolean;
+}
+
 /** Seeds the sample; returns how many Calico objects it wrote. */
-export async function seedSampleCluster(client: KubeClient): Promise<number> {
+export async function seedSampleCluster(client: KubeClient, options: SeedOptions = {}): Promise<number> {
   let n = 0;
-  const w = async (...args: Parameters<typeof writeV1>) => {
+  const w = async (c: KubeClient, obj: V3Input, v1Options?: V1WriteOptions) => {
     n++;
-    return writeV1(...args);
+    if (options.throughApi && !v1Options) return createThroughApi(c, obj);
+    return writeV1(c, obj, v1Options);
   };
   for (const ns of ["shop", "payments"]) await ensureNamespace(client, ns);
 

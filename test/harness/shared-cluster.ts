@@ -8,7 +8,7 @@ import path from "node:path";
 import { KubeClient } from "../../src/kube/client.js";
 import { loadClientConfig } from "../../src/kube/kubeconfig.js";
 import { isAlreadyExists } from "../../src/kube/errors.js";
-import { ControlPlane, type ControlPlaneOptions } from "./control-plane.js";
+import { ControlPlane, sideRequest, type ControlPlaneOptions, type SideState } from "./control-plane.js";
 import { installApiServerMode } from "./api-server-mode.js";
 import { writeKubeconfig } from "./kubeconfig-file.js";
 
@@ -19,6 +19,8 @@ export interface TestCluster {
   dir: string;
   /** A kubeconfig with a token of the ServiceAccount (created if missing). */
   serviceAccountKubeconfig(namespace: string, name: string): Promise<string>;
+  /** Counters of the egress proxy, the Calico API server and (HA) the front proxy. */
+  sideState(): Promise<SideState>;
 }
 
 /**
@@ -30,7 +32,11 @@ export async function sharedCluster(): Promise<TestCluster> {
     const admin = new KubeClient(await loadClientConfig({ kubeconfig }));
     const dir = process.env.CALICO_TEST_CLUSTER_DIR ?? path.dirname(kubeconfig);
     after(() => admin.close());
-    return { admin, kubeconfigPath: kubeconfig, dir, serviceAccountKubeconfig: (ns, n) => mintServiceAccountKubeconfig(admin, dir, ns, n) };
+    return {
+      admin, kubeconfigPath: kubeconfig, dir,
+      serviceAccountKubeconfig: (ns, n) => mintServiceAccountKubeconfig(admin, dir, ns, n),
+      sideState: () => sideRequest(path.join(dir, "side.sock"), "GET", "/state"),
+    };
   }
   // Run on its own: the cluster lives as long as this test process. Not `after()`: called from a
   // `before()` hook, that would stop the cluster as soon as the hook ends. The harness kills its
@@ -38,7 +44,7 @@ export async function sharedCluster(): Promise<TestCluster> {
   const cp = await ControlPlane.start();
   process.once("exit", () => fs.rmSync(cp.dir, { recursive: true, force: true }));
   await installApiServerMode(cp.admin);
-  return { admin: cp.admin, kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, serviceAccountKubeconfig: (ns, n) => cp.serviceAccountKubeconfig(ns, n) };
+  return { admin: cp.admin, kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, serviceAccountKubeconfig: (ns, n) => cp.serviceAccountKubeconfig(ns, n), sideState: () => cp.sideState() };
 }
 
 /** A private control plane for tests that need other flags (e.g. no MutatingAdmissionPolicy). */

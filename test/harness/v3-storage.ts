@@ -1,14 +1,16 @@
 /**
  * Reaching projectcalico.org/v3 CRD storage in API-server mode: while the aggregated APIService
- * is registered every v3 request goes to the (absent) Calico API server, so tests that need
- * pre-existing v3 objects or want to inspect v3 storage unregister it for the moment.
+ * is registered every v3 request goes to the Calico API server (live: answered from v1 storage;
+ * unavailable: 503), so tests that need pre-existing v3 objects or want to inspect v3 storage
+ * unregister it for the moment.
  */
-import { CALICO_KINDS, CLUSTER_INFORMATION_V3, v3Resource, kindByName, type CalicoKind } from "../../src/calico/kinds.js";
+import { CALICO_KINDS, CLUSTER_INFORMATION_V1, CLUSTER_INFORMATION_V3, v3Resource, kindByName, type CalicoKind } from "../../src/calico/kinds.js";
+import { isAggregatedView } from "../../src/migration/v3-origin.js";
 import type { KubeClient } from "../../src/kube/client.js";
 import { isNotFound } from "../../src/kube/errors.js";
 import type { KubeObject } from "../../src/kube/object.js";
 import { withRetries } from "../../src/migration/write-retry.js";
-import { APISERVICE, APISERVICE_NAME, registerApiService } from "./api-server-mode.js";
+import { APISERVICE, APISERVICE_NAME, calicoApiServerMode, registerApiService, waitApiServiceAvailable } from "./api-server-mode.js";
 import { eventually } from "./eventually.js";
 
 const TIERS = v3Resource(kindByName("Tier") as CalicoKind);
@@ -20,9 +22,24 @@ export async function waitV3Served(admin: KubeClient): Promise<void> {
   }, { timeoutMs: 60_000, message: "projectcalico.org/v3 served by the CRDs" });
 }
 
-/** Waits until v3 requests go to the aggregated API again (its backend is absent: 503). */
+/**
+ * Waits until v3 requests go to the aggregated API again: unavailable, they answer 503; live, the
+ * v3 ClusterInformation read is the Calico API server's view of the v1 one (its uid says so).
+ */
 export async function waitAggregated(admin: KubeClient): Promise<void> {
+  const mode = await calicoApiServerMode(admin);
+  if (mode === "live") await waitApiServiceAvailable(admin);
   await eventually(async () => {
+    if (mode === "live") {
+      const v1 = await admin.get(CLUSTER_INFORMATION_V1, "default").catch((err: unknown) => {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      });
+      if (!v1) return; // nothing to tell the two apart by; the APIService is Available
+      const v3 = await admin.get(CLUSTER_INFORMATION_V3, "default").catch(() => undefined);
+      if (isAggregatedView(v3?.metadata.uid, v1.metadata.uid)) return;
+      throw new Error("v3 still answered by CRD storage");
+    }
     try {
       await admin.list(TIERS, { limit: 1 });
     } catch (err) {
@@ -48,7 +65,7 @@ export async function withV3Storage<T>(admin: KubeClient, fn: () => Promise<T>):
   try {
     return await fn();
   } finally {
-    await registerApiService(admin);
+    await registerApiService(admin, await calicoApiServerMode(admin));
     await waitAggregated(admin);
   }
 }
