@@ -49,15 +49,15 @@ function deploymentArgs(): string[] {
 const dir = values.dir ? path.resolve(values.dir) : fs.mkdtempSync(path.join(os.tmpdir(), "calico-demo-"));
 let controller: ChildProcess | undefined;
 const rollouts = new AbortController();
-say("Starting a local control plane (etcd, kube-apiserver, kube-controller-manager with the garbage collector)");
+say("Starting a local control plane (etcd, kube-apiserver, kube-controller-manager with the garbage collector, the Calico API server)");
 const cp = await ControlPlane.start({ dir, detached: values.keep ?? false, log: (l) => console.log(`    ${l}`) });
 let ok = false;
 try {
   say("Installing Calico in API-server mode and a sample cluster");
   await installApiServerMode(cp.admin);
-  const objects = await seedSampleCluster(cp.admin);
+  const objects = await seedSampleCluster(cp.admin, { throughApi: true });
   await installControllerManifests(cp.admin);
-  console.log(`    ${objects} Calico objects in crd.projectcalico.org/v1, served as projectcalico.org/v3 by the aggregated APIService`);
+  console.log(`    ${objects} Calico objects, created through the live Calico API server (projectcalico.org/v3, aggregated) and stored in crd.projectcalico.org/v1`);
   const kubeconfig = cp.kubeconfigPath;
 
   say("What will happen (nothing is locked yet)");

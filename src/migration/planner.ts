@@ -58,8 +58,17 @@ export interface PlanReport {
 
 /** Objects per second the copy sustains on a small control plane (see docs/performance.md). */
 export const DEFAULT_WRITE_RATE = 250;
-/** Seconds of transitional errors right after the APIService is unregistered (measured: 2–25 s). */
+/**
+ * Seconds of transitional errors right after the APIService is unregistered, when its Calico API
+ * server was not answering (measured: 2–25 s, the admission policies resolve their v3 paramKind
+ * late). With an available Calico API server the group is resolvable throughout: measured 0 s.
+ */
 export const TRANSITION_SECONDS = 15;
+
+/** The transitional seconds to expect: only an unregistering of an unavailable aggregated APIService has them. */
+export function transitionSeconds(p: Pick<Prerequisites, "apiService" | "apiServiceAvailable">): number {
+  return p.apiService === "aggregated" && !p.apiServiceAvailable ? TRANSITION_SECONDS : 0;
+}
 /**
  * A copied object costs this many dry-run creates of the validation: the create is stored and
  * watched, and the copy's v1 list and the verification's lists of both sides come on top
@@ -178,8 +187,8 @@ export async function plan(options: PlanOptions): Promise<PlanReport> {
     conflictsNote,
     validated,
     // Drain, plus the seconds the API server takes to serve the group from the CRDs after the
-    // APIService goes (its admission policies resolve their paramKind late), plus copy and verify.
-    estimate: { lockedWindowSeconds: Math.ceil(drainSeconds + TRANSITION_SECONDS + total / writeRate), drainSeconds, writeRate },
+    // APIService goes (only when its Calico API server was unavailable), plus copy and verify.
+    estimate: { lockedWindowSeconds: Math.ceil(drainSeconds + transitionSeconds(prerequisites) + total / writeRate), drainSeconds, writeRate },
     durationMs: Date.now() - started,
   };
 }

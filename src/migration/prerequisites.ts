@@ -36,6 +36,8 @@ export interface Prerequisites {
   forbiddenKinds: string[];
   v1ClusterInformation: "ready" | "locked" | "missing";
   apiService: ApiServiceState;
+  /** The aggregator calls the aggregated APIService Available (its Calico API server answers). */
+  apiServiceAvailable: boolean;
 }
 
 /** CRD names by group. */
@@ -53,6 +55,19 @@ export async function apiServiceState(client: KubeClient): Promise<ApiServiceSta
     return isAutomanaged(await client.get(APISERVICE, APISERVICE_NAME)) ? "automanaged" : "aggregated";
   } catch (err) {
     if (isNotFound(err)) return "absent";
+    throw err;
+  }
+}
+
+/** True when the aggregated APIService exists and its Available condition is True. */
+export async function apiServiceAvailable(client: KubeClient): Promise<boolean> {
+  try {
+    const svc = await client.get(APISERVICE, APISERVICE_NAME);
+    if (isAutomanaged(svc)) return false;
+    const conditions = (svc.status as { conditions?: { type?: string; status?: string }[] } | undefined)?.conditions ?? [];
+    return conditions.some((c) => c.type === "Available" && c.status === "True");
+  } catch (err) {
+    if (isNotFound(err)) return false;
     throw err;
   }
 }
@@ -116,5 +131,6 @@ export async function checkPrerequisites(client: KubeClient, discovery: Discover
     forbiddenKinds: await forbiddenV1Kinds(client),
     v1ClusterInformation: ci ? (ready === false ? "locked" : "ready") : "missing",
     apiService: await apiServiceState(client),
+    apiServiceAvailable: await apiServiceAvailable(client),
   };
 }

@@ -32,24 +32,37 @@ function recordedState(dir: string): { pids: number[]; server: string } {
   return JSON.parse(fs.readFileSync(path.join(dir, "control-plane.json"), "utf8")) as { pids: number[]; server: string };
 }
 
-test("dev-cluster up then down leaves no process and no port behind", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "devc-test-"));
-  const tsx = path.join(repoRoot, "node_modules/.bin/tsx");
-  const out = execFileSync(tsx, ["scripts/dev-cluster.ts", "up", "--dir", dir], { cwd: repoRoot, encoding: "utf8" });
-  assert.match(out, new RegExp(`^KUBECONFIG=${dir}/kubeconfig$`, "m"));
-  const { pids, server } = recordedState(dir);
-  const port = Number(new URL(server).port);
-  assert.equal(pids.length, 3);
-  assert.ok(pids.every(alive), "etcd, kube-apiserver and kube-controller-manager run after up");
-  const client = new KubeClient(await loadClientConfig({ kubeconfig: path.join(dir, "kubeconfig") }));
-  await client.get({ group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", namespaced: false, kind: "CustomResourceDefinition" }, "tiers.crd.projectcalico.org");
-  client.close();
+const GNP_V3 = { group: "projectcalico.org", version: "v3", plural: "globalnetworkpolicies", namespaced: false, kind: "GlobalNetworkPolicy" } as const;
+const GNP_V1 = { group: "crd.projectcalico.org", version: "v1", plural: "globalnetworkpolicies", namespaced: false, kind: "GlobalNetworkPolicy" } as const;
 
-  execFileSync(tsx, ["scripts/dev-cluster.ts", "down", "--dir", dir], { cwd: repoRoot, encoding: "utf8" });
-  assert.ok(pids.every((p) => !alive(p)), "no process left after down");
-  assert.equal(await portInUse(port), false, "API server port released");
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+for (const apiservers of [1, 3]) {
+  test(`dev-cluster up${apiservers > 1 ? ` --apiservers ${apiservers}` : ""} serves v3 from the live Calico API server; down leaves no process and no port behind`, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "devc-test-"));
+    const tsx = path.join(repoRoot, "node_modules/.bin/tsx");
+    const out = execFileSync(tsx, ["scripts/dev-cluster.ts", "up", "--dir", dir, "--apiservers", String(apiservers)], { cwd: repoRoot, encoding: "utf8" });
+    assert.match(out, new RegExp(`^KUBECONFIG=${dir}/kubeconfig$`, "m"));
+    const { pids, server } = recordedState(dir);
+    const port = Number(new URL(server).port);
+    assert.equal(pids.length, 3 + apiservers, "etcd, the side process, the kube-apiservers, kube-controller-manager");
+    assert.ok(pids.every(alive), "every process runs after up");
+    const client = new KubeClient(await loadClientConfig({ kubeconfig: path.join(dir, "kubeconfig") }));
+    try {
+      const tiers = await client.request<{ kind: string }>("GET", "/apis/projectcalico.org/v3/tiers");
+      assert.equal(tiers.kind, "TierList", "GET /apis/projectcalico.org/v3/tiers answers 200");
+      const svc = await client.request<{ status?: { conditions?: { type: string; status: string }[] } }>("GET", "/apis/apiregistration.k8s.io/v1/apiservices/v3.projectcalico.org");
+      assert.equal(svc.status?.conditions?.find((c) => c.type === "Available")?.status, "True", "the APIService is Available");
+      await client.create(GNP_V3, { apiVersion: "projectcalico.org/v3", kind: "GlobalNetworkPolicy", metadata: { name: "devc-allow" }, spec: { selector: "all()", ingress: [{ action: "Allow" }] } });
+      const stored = await client.get(GNP_V1, "devc-allow");
+      assert.ok(stored.metadata.annotations?.["projectcalico.org/metadata"], "stored in crd.projectcalico.org/v1 with Calico's metadata annotation");
+    } finally {
+      client.close();
+    }
+    execFileSync(tsx, ["scripts/dev-cluster.ts", "down", "--dir", dir], { cwd: repoRoot, encoding: "utf8" });
+    assert.ok(pids.every((p) => !alive(p)), "no process left after down");
+    assert.equal(await portInUse(port), false, "API server port released");
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+}
 
 test("a harness killed with SIGKILL is reaped by the next start in the same directory", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "reap-test-"));
