@@ -107,6 +107,8 @@ export class CalicoApiServer {
       return status(res, 403, "Forbidden", `${kind.v3Plural}.${V3_GROUP}${name ? ` "${name}"` : ""} is forbidden: User "${caller.user}" cannot ${verb} resource "${kind.v3Plural}" in API group "${V3_GROUP}"${namespace ? ` in the namespace "${namespace}"` : ""}`);
     }
     this.served[verb] = (this.served[verb] ?? 0) + 1;
+    // Writes are logged (the side process's log): who changed v1 storage through the aggregated API.
+    if (!["get", "list", "watch"].includes(verb)) console.log(`${new Date().toISOString()} ${verb} ${path} by ${caller.user}`);
     if (READ_ONLY.has(kind.converter) && !["get", "list", "watch"].includes(verb)) {
       return status(res, 405, "MethodNotAllowed", `${kind.kind} is read-only through the Calico API server`);
     }
