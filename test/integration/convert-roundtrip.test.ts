@@ -59,7 +59,8 @@ async function createWhenAdmissionReady(path: string, body: KubeObject): Promise
 
 describe("v3 round trip of the golden objects", () => {
   before(async () => {
-    await installApiServerMode(client, { apiService: false, components: false, clusterInformation: false });
+    // No aggregated APIService at all: v3 is CRD storage from the start, as in a cluster installed natively.
+    await installApiServerMode(client, { apiService: false, components: false, clusterInformation: false, calicoApiServer: "unavailable" });
     schemas = SchemaSet.fromCrds(await client.listAll(CRD_RESOURCE));
     const namespaces = new Set(cases.map((c) => c.expected.metadata.namespace).filter((ns): ns is string => !!ns));
     for (const name of namespaces) await client.create(NAMESPACES, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
