@@ -46,8 +46,30 @@ export const Names = {
   copyResourceVersion: "migration.projectcalico.org/copy-resource-version",
   /** v1 datastoreReady before this migration locked it ("true" / "false" / "unset"). */
   v1ReadyBefore: "migration.projectcalico.org/v1-ready-before",
+  /**
+   * What the controller decided when the CR was deleted at Converged, recorded before the first
+   * destructive step and honoured on every re-entry: "rollback" or "complete".
+   */
+  deletionDecision: "migration.projectcalico.org/deletion-decision",
+  /** Why, in words (the rollback-safety verdict at the moment of the decision). */
+  deletionDecisionReason: "migration.projectcalico.org/deletion-decision-reason",
+  /** Set while a locked window that had to end early is being rolled back to API-server mode. */
+  restorePending: "migration.projectcalico.org/restore-pending",
   calicoMetadata: "projectcalico.org/metadata",
 } as const;
+
+/** The values of `Names.deletionDecision`. */
+export const DeletionDecision = {
+  Rollback: "rollback",
+  Complete: "complete",
+} as const;
+export type DeletionDecision = (typeof DeletionDecision)[keyof typeof DeletionDecision];
+
+/** The recorded deletion decision of a CR, if any. */
+export function deletionDecisionOf(dm: DatastoreMigration | undefined): DeletionDecision | undefined {
+  const v = dm?.metadata.annotations?.[Names.deletionDecision];
+  return v === DeletionDecision.Rollback || v === DeletionDecision.Complete ? v : undefined;
+}
 
 /** Condition types and reasons. */
 export const ConditionType = {
@@ -61,6 +83,8 @@ export const ConditionReason = {
   ResourceMismatch: "ResourceMismatch",
   ConflictsOmitted: "ConflictsOmitted",
   MigrationError: "MigrationError",
+  /** The v3 API refused a copy as invalid inside the locked window; the window was ended. */
+  CopyRefused: "CopyRefused",
 } as const;
 
 /** A metav1.Condition. */

@@ -33,18 +33,43 @@ export async function deleteIfUnchanged(client: KubeClient, version: MigrationVe
   }
 }
 
-/** Follows the CR's finalizer until the CR is gone, one line per change. */
-export async function followUntilGone(client: KubeClient, version: MigrationVersion, io: CliIo, o: { timeoutMs: number; intervalMs?: number; what: string; retry: string }): Promise<void> {
+/** How following a deleted CR ended: gone, or stopped early by `stopWhen`; with the last CR seen. */
+export interface FollowedDeletion {
+  end: "gone" | "stopped";
+  lastSeen: DatastoreMigration | undefined;
+}
+
+/**
+ * Follows the CR's finalizer until the CR is gone (or `stopWhen` holds for it), one line per
+ * change. Phase Failed does not end it: the finalizer of a Failed migration still restores.
+ */
+export async function followUntilGone(
+  client: KubeClient,
+  version: MigrationVersion,
+  io: CliIo,
+  o: { timeoutMs: number; intervalMs?: number; what: string; retry: string; stopWhen?: (dm: DatastoreMigration) => boolean },
+): Promise<FollowedDeletion> {
   const printer = new WatchPrinter(io, { output: "table", palette: palette(false), next: () => [], redraw: false, kinds: false });
   const sleep = sleeperOf(io);
+  let lastSeen: DatastoreMigration | undefined;
   const result = await follow(
     { fetch: () => getMigration(client, version), now: io.now, sleep: (ms) => sleep(ms) },
-    { timeoutMs: o.timeoutMs, intervalMs: o.intervalMs, done: (dm) => dm === undefined, observe: (dm) => printer.observe(dm) },
+    {
+      timeoutMs: o.timeoutMs,
+      intervalMs: o.intervalMs,
+      endOnFailed: false,
+      done: (dm) => dm === undefined || (o.stopWhen?.(dm) ?? false),
+      observe: (dm) => {
+        if (dm) lastSeen = dm;
+        printer.observe(dm);
+      },
+    },
   );
   switch (result.end) {
     case "reached":
+      if (result.last) return { end: "stopped", lastSeen };
       io.stdout.write(`${CR_DISPLAY_NAME} is gone: ${o.what} finished\n`);
-      return;
+      return { end: "gone", lastSeen };
     case "timeout":
       throw new TimeoutError(
         `timed out after ${formatDuration(o.timeoutMs)} waiting for ${o.what}: the CR is still there in phase ${result.last ? phaseOf(result.last) : "?"}: ${result.last?.status?.message ?? ""} (is the controller running? kubectl -n calico-datastore-migration get pods)`,

@@ -6,7 +6,6 @@
 export interface ControllerConfig {
   drainPeriodMs: number;
   pollIntervalMs: number;
-  workers: number;
   leaderElect: boolean;
   /** The controller's own namespace (Lease, report). */
   namespace: string;
@@ -27,7 +26,6 @@ export interface ControllerConfig {
 export const DEFAULT_CONFIG: ControllerConfig = Object.freeze({
   drainPeriodMs: 10_000,
   pollIntervalMs: 10_000,
-  workers: 1,
   leaderElect: false,
   namespace: "calico-datastore-migration",
   lockedWarningMs: 5 * 60_000,

@@ -1,19 +1,18 @@
 /**
  * Deletion of the CR (the finalizer): after Complete, delete the v1 CRDs and hold the finalizer
  * until they are really gone; before Converged, abort and put the cluster back in API-server
- * mode; at Converged, roll back only when it is provably safe, otherwise drive on to Complete.
+ * mode; at Converged, roll back only when it is provably safe, otherwise drive on to Complete
+ * (decided once and recorded on the CR); after Failed, restore whatever the migration changed.
  */
-import { Names, Phase, phaseOf, type DatastoreMigration } from "../api/datastore-migration.js";
-import { CALICO_KINDS, V1_GROUP, v3Resource } from "../calico/kinds.js";
-import { isForbidden, isNotFound, describeError, ApiError } from "../kube/errors.js";
-import { getAggregatedApiService, restoreApiService } from "../migration/apiservice.js";
-import { restoreV3ClusterInformation, unlockV1 } from "../migration/datastore-lock.js";
-import { redetachForeignOwners, restoreForeignOwners } from "../migration/foreign-owners.js";
+import { DeletionDecision, deletionDecisionOf, Names, Phase, phaseOf, type DatastoreMigration } from "../api/datastore-migration.js";
+import { V1_GROUP } from "../calico/kinds.js";
+import { isNotFound } from "../kube/errors.js";
 import { nudgeTerminatingCrd } from "../migration/crd-nudge.js";
 import { CRDS } from "../migration/prerequisites.js";
 import { patchMetadata, setMessage, type ControllerContext } from "./context.js";
 import { done, requeueAfter, type Result } from "./outcome.js";
 import { handleConverged } from "./phase-converged.js";
+import { restoreApiServerMode, touchedCluster } from "./restore.js";
 import { rollbackSafety } from "./rollback-safety.js";
 
 /** Handles a CR with a deletionTimestamp. */
@@ -24,14 +23,13 @@ export async function handleDeletion(ctx: ControllerContext, dm: DatastoreMigrat
     case Phase.Complete:
       return cleanupV1Crds(ctx, dm);
     case Phase.Failed:
-      return removeFinalizer(ctx, dm);
+      // Failed after the lock (or after the APIService went): deletion still restores everything.
+      return touchedCluster(dm) ? abort(ctx, dm) : removeFinalizer(ctx, dm);
     case Phase.Converged: {
-      const safety = await rollbackSafety(ctx.client, dm, ctx.config.componentsNamespace);
-      if (safety.safe) {
-        await ctx.events.record(dm, "Normal", "RollbackAtConverged", "no component uses the v3 API group and nothing was written to v3 since the copy: rolling back");
-        return abort(ctx, dm);
-      }
-      return handleConverged(ctx, dm, `Deletion pending: migration is Converged and cannot be rolled back (${safety.reason}). Waiting for completion. `);
+      dm = await decideAtConverged(ctx, dm);
+      if (deletionDecisionOf(dm) === DeletionDecision.Rollback) return abort(ctx, dm);
+      const reason = dm.metadata.annotations?.[Names.deletionDecisionReason] ?? "";
+      return handleConverged(ctx, dm, `Deletion pending: migration is Converged and cannot be rolled back (${reason}). Waiting for completion. `);
     }
     case Phase.Pending:
     case Phase.Migrating:
@@ -42,6 +40,22 @@ export async function handleDeletion(ctx: ControllerContext, dm: DatastoreMigrat
       throw new Error(`unknown migration phase: ${String(never)}`);
     }
   }
+}
+
+/**
+ * The decision at Converged, taken once: judged by the rollback-safety check and recorded on the
+ * CR before anything is deleted, so that a rollback interrupted half-way (whose own v3 deletions
+ * the check would count as writes) is carried on, never turned into "drive on to Complete".
+ */
+async function decideAtConverged(ctx: ControllerContext, dm: DatastoreMigration): Promise<DatastoreMigration> {
+  if (deletionDecisionOf(dm)) return dm;
+  const safety = await rollbackSafety(ctx.client, dm, ctx.config.componentsNamespace);
+  const decision = safety.safe ? DeletionDecision.Rollback : DeletionDecision.Complete;
+  const reason = safety.safe ? "no component uses the v3 API group and nothing was written to v3 since the copy" : safety.reason;
+  const updated = await patchMetadata(ctx, dm, { annotations: { [Names.deletionDecision]: decision, [Names.deletionDecisionReason]: reason } });
+  if (safety.safe) await ctx.events.record(dm, "Normal", "RollbackAtConverged", `${reason}: rolling back`);
+  else await ctx.events.record(dm, "Warning", "DeletionDrivesOnToComplete", `the migration is Converged and cannot be rolled back (${reason}): it goes on to Complete, then the v1 CRDs are deleted`);
+  return updated;
 }
 
 async function removeFinalizer(ctx: ControllerContext, dm: DatastoreMigration): Promise<Result> {
@@ -82,60 +96,11 @@ async function cleanupV1Crds(ctx: ControllerContext, dm: DatastoreMigration): Pr
   return removeFinalizer(ctx, dm);
 }
 
-/**
- * Abort: the steps run in an order that never lets the garbage collector delete a foreign
- * dependent, and each is safe to repeat. v3 storage is only reachable while the APIService is
- * unregistered, so the v3 steps run only then (after a restore they are already done).
- */
+/** Abort: API server mode restored (see restore.ts), then the finalizer goes. */
 async function abort(ctx: ControllerContext, dm: DatastoreMigration): Promise<Result> {
-  const uid = dm.metadata.uid ?? "";
   dm = await setMessage(ctx, dm, "Aborting: removing the v3 objects this migration created and restoring API server mode");
-  const aggregated = await getAggregatedApiService(ctx.client);
-  const protectedLeft: string[] = [];
-  if (!aggregated) {
-    // 1. Dependents lose their Calico references before any v3 owner goes.
-    await redetachForeignOwners(ctx.client, ctx.discovery, uid);
-    // 2. Only what this migration created (migrated-by = our uid).
-    protectedLeft.push(...(await deleteOurV3Objects(ctx, uid)));
-    // 3. v3 ClusterInformation: deleted if ours, unlocked if we only locked it.
-    await restoreV3ClusterInformation(ctx.client, uid);
-  }
-  // 4. The aggregated APIService, so that it stays (an automanaged one is replaced).
-  const restored = await restoreApiService(ctx.client, dm.metadata.annotations?.[Names.savedApiService]);
-  if (restored === "nothing-saved") ctx.log.warn({}, "no saved APIService to restore (it was absent or automanaged when the migration started)");
-  ctx.discovery.reset();
-  // 5. Dependents get their original references back (valid again through the aggregated API).
-  await restoreForeignOwners(ctx.client, ctx.discovery, uid);
-  // 6. v1 unlock, only when this migration took the lock; a failure keeps the finalizer.
-  await unlockV1(ctx.client, uid);
+  const protectedLeft = await restoreApiServerMode(ctx, dm);
   await ctx.events.record(dm, "Normal", "Aborted",
     `migration aborted: API server mode restored, v1 datastore unlocked${protectedLeft.length ? `; built-in tiers left in v3 (protected from deletion): ${protectedLeft.join(", ")}` : ""}`);
   return removeFinalizer(ctx, dm);
 }
-
-/** Deletes v3 objects whose migrated-by is `uid`; returns protected ones that could not be deleted. */
-async function deleteOurV3Objects(ctx: ControllerContext, uid: string): Promise<string[]> {
-  const protectedLeft: string[] = [];
-  for (const kind of [...CALICO_KINDS].reverse()) {
-    try {
-      for await (const obj of ctx.client.listItems(v3Resource(kind), { metadataOnly: true, limit: 500 })) {
-        if (obj.metadata.annotations?.[Names.migratedBy] !== uid) continue;
-        try {
-          await ctx.client.delete(v3Resource(kind), obj.metadata.name ?? "", obj.metadata.namespace, { uid: obj.metadata.uid });
-        } catch (err) {
-          if (isNotFound(err) || (err instanceof ApiError && err.code === 409)) continue;
-          if (kind.kind === "Tier" && (isForbidden(err) || (err instanceof ApiError && err.code === 422))) {
-            protectedLeft.push(obj.metadata.name ?? "");
-            continue;
-          }
-          throw new Error(`deleting ${kind.kind} ${obj.metadata.name}: ${describeError(err)}`, { cause: err });
-        }
-      }
-    } catch (err) {
-      if (isNotFound(err)) continue;
-      throw err;
-    }
-  }
-  return protectedLeft;
-}
-

@@ -1,21 +1,23 @@
 /**
  * Migrating: re-take both locks (idempotent, we may have resumed here), copy every kind with live
- * progress, verify with fresh lists of both sides, re-attach foreign owner references, then unlock
- * v3 (Converged) or wait for conflicts to be resolved.
+ * progress, verify with fresh lists of both sides, then either re-attach foreign owner references
+ * and unlock v3 (Converged) or keep them detached and wait for conflicts to be resolved.
  */
-import { Names, Phase, type DatastoreMigration, type Progress, type TypeDetail } from "../api/datastore-migration.js";
+import { ConditionReason, ConditionType, MIGRATION_NAME, Names, Phase, truncateMessage, type DatastoreMigration, type Progress, type TypeDetail } from "../api/datastore-migration.js";
+import { findCreateRefused, type CreateRefusedError } from "../migration/create-refused.js";
 import { CALICO_KINDS } from "../calico/kinds.js";
 import { saveAndDeleteApiService } from "../migration/apiservice.js";
 import { getV3ClusterInformation, lockV1, lockV3, unlockV3 } from "../migration/datastore-lock.js";
-import { reattachForeignOwners } from "../migration/foreign-owners.js";
+import { reattachForeignOwners, redetachForeignOwners } from "../migration/foreign-owners.js";
 import { loadSchemas } from "../migration/planner.js";
 import { runPass, type PassResult } from "../migration/run-kinds.js";
 import type { KindResult } from "../migration/types.js";
 import { withConflicts } from "./conditions.js";
-import { nowIso, patchMetadata, writeStatus, type ControllerContext } from "./context.js";
+import { dmResource, nowIso, patchMetadata, writeStatus, type ControllerContext } from "./context.js";
 import { engineOptions, remapForeignEnabled } from "./engine.js";
 import { lockedWindowCheck } from "./locked-window.js";
-import { requeueAfter, type Result } from "./outcome.js";
+import { done, requeueAfter, type Result } from "./outcome.js";
+import { finishRestore, restoredMessage } from "./restore.js";
 import { saveReport } from "./report-builder.js";
 
 const RECREATED_EVENT = {
@@ -63,8 +65,40 @@ function progressOf(results: readonly KindResult[], current: string, completed: 
   };
 }
 
-/** Handles phase Migrating. */
+/**
+ * Handles phase Migrating. A copy the v3 API refuses as invalid ends the locked window at once
+ * (retrying cannot make the object valid): back to API-server mode, phase Failed, and the
+ * object with its fix in status.
+ */
 export async function handleMigrating(ctx: ControllerContext, dm: DatastoreMigration): Promise<Result> {
+  try {
+    return await migrate(ctx, dm);
+  } catch (err) {
+    const refused = findCreateRefused(err);
+    if (!refused) throw err;
+    return endLockedWindow(ctx, refused);
+  }
+}
+
+async function endLockedWindow(ctx: ControllerContext, refused: CreateRefusedError): Promise<Result> {
+  let dm = (await ctx.client.get(dmResource(ctx), MIGRATION_NAME)) as unknown as DatastoreMigration;
+  const why = `${refused.message}. The locked window was ended: API server mode is restored and the v1 datastore unlocked; nothing in v1 was changed. ` +
+    `Fix the v1 object (${refused.fixCommand()}) until calico-migrate plan passes, then delete this DatastoreMigration (calico-migrate abort) and start again`;
+  await ctx.events.record(dm, "Warning", "CopyRefused", `${refused.message}; ending the locked window and restoring API server mode`);
+  // Recorded before the phase changes: a Failed CR with this mark finishes the restore (restore.ts).
+  dm = await patchMetadata(ctx, dm, { annotations: { [Names.restorePending]: "true" } });
+  dm = await writeStatus(ctx, dm, (s) => {
+    s.phase = Phase.Failed;
+    s.message = `${refused.message}: restoring API server mode`;
+    s.conditions = [...(s.conditions ?? []), { type: ConditionType.Failed, status: "True" as const, reason: ConditionReason.CopyRefused, message: truncateMessage(why), lastTransitionTime: nowIso(ctx) }].slice(-64);
+  });
+  await finishRestore(ctx, dm, restoredMessage(dm));
+  await ctx.events.record(dm, "Warning", "Failed", why);
+  return done;
+}
+
+/** Handles the migration body of phase Migrating. */
+async function migrate(ctx: ControllerContext, dm: DatastoreMigration): Promise<Result> {
   const uid = dm.metadata.uid ?? "";
   if (dm.status?.message !== "Migrating resources") dm = await writeStatus(ctx, dm, (s) => (s.message = "Migrating resources"));
   // 1. v1 lock first, in case we resumed here without Pending having taken it.
@@ -78,15 +112,25 @@ export async function handleMigrating(ctx: ControllerContext, dm: DatastoreMigra
   const opts = engineOptions(ctx, dm, schemas);
   const results: KindResult[] = [];
   let lastWrite = 0;
-  const copy: PassResult = await runPass(opts, "copy", {
-    onKindStart: async (kind, i) => {
-      // Kinds of a band run together: currentType lists them all.
-      const current = results.length === i ? kind.kind : `${dm.status?.progress?.currentType ?? ""}, ${kind.kind}`;
-      dm = await writeStatus(ctx, dm, (s) => (s.progress = progressOf(results, current.slice(0, 253), results.length))).catch((err: unknown) => {
+  // Progress writes one at a time, each on the CR the previous one returned: two in flight at
+  // once make the later fail with 409 (and the final write re-run the whole pass).
+  let writes: Promise<void> = Promise.resolve();
+  let pageWriteQueued = false;
+  const writeProgress = (progress: () => Progress): Promise<void> => {
+    writes = writes.then(async () => {
+      dm = await writeStatus(ctx, dm, (s) => (s.progress = progress())).catch((err: unknown) => {
         ctx.log.warn({ err: (err as Error).message }, "progress status write failed");
         return dm;
       });
       lastWrite = ctx.clock.now();
+    });
+    return writes;
+  };
+  const copy: PassResult = await runPass(opts, "copy", {
+    onKindStart: async (kind, i) => {
+      // Kinds of a band run together: currentType lists them all.
+      const first = results.length === i;
+      await writeProgress(() => progressOf(results, (first ? kind.kind : `${dm.status?.progress?.currentType ?? ""}, ${kind.kind}`).slice(0, 253), results.length));
     },
     onKindDone: (result) => {
       results.push(result);
@@ -98,13 +142,13 @@ export async function handleMigrating(ctx: ControllerContext, dm: DatastoreMigra
     },
     onPage: (partial) => {
       // Live counters within a large kind, at most once a second.
-      if (ctx.clock.now() - lastWrite < 1000) return;
+      if (pageWriteQueued || ctx.clock.now() - lastWrite < 1000) return;
+      pageWriteQueued = true;
       lastWrite = ctx.clock.now();
-      void writeStatus(ctx, dm, (s) => (s.progress = progressOf([...results, partial], partial.kind, results.length)))
-        .then((u) => (dm = u))
-        .catch(() => undefined);
+      void writeProgress(() => progressOf([...results, partial], partial.kind, results.length)).finally(() => (pageWriteQueued = false));
     },
   });
+  await writes;
   dm = await writeStatus(ctx, dm, (s) => (s.progress = progressOf(copy.kinds, "", CALICO_KINDS.length)));
 
   // 4. Verification with fresh lists of both sides: nothing is waved through on the copy's counters.
@@ -116,8 +160,14 @@ export async function handleMigrating(ctx: ControllerContext, dm: DatastoreMigra
   const verifyMsg = `verification: ${verify.total} v1 objects, ${verify.kinds.reduce((n, r) => n + r.skipped, 0)} equal in v3, ${recreated} re-created, ${verify.conflicts.length} conflicts, ${extras.length} v3 objects without a v1 source`;
   await ctx.events.record(dm, recreated || verify.conflicts.length || extras.length ? "Warning" : "Normal", "Verified", verifyMsg);
 
-  // 5. Foreign dependents now point at their new v3 owners.
-  const reattached = remapForeignEnabled(dm) ? await reattachForeignOwners(ctx.client, ctx.discovery, uid) : [];
+  // 5. Foreign dependents point at their new v3 owners only on the way to Converged: with a
+  // conflict a v3 owner may be the user's object, which the first fix offered deletes (and the
+  // garbage collector its dependents with it). An earlier pass may have re-attached them.
+  let reattached: Awaited<ReturnType<typeof reattachForeignOwners>> = [];
+  if (remapForeignEnabled(dm)) {
+    if (verify.conflicts.length) await redetachForeignOwners(ctx.client, ctx.discovery, uid);
+    else reattached = await reattachForeignOwners(ctx.client, ctx.discovery, uid);
+  }
   await saveReport(ctx, dm, { copy, verify, reattached });
   await lockedWindowCheck(ctx, dm);
 

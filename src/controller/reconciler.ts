@@ -8,19 +8,21 @@ import {
   ConditionType,
   MIGRATION_NAME,
   MigrationType,
+  Names,
   Phase,
   phaseOf,
   type DatastoreMigration,
 } from "../api/datastore-migration.js";
 import { describeError, isNotFound } from "../kube/errors.js";
 import { setCondition } from "./conditions.js";
-import { dmResource, FIELD_MANAGER, nowIso, setMessage, writeStatus, type ControllerContext } from "./context.js";
+import { dmResource, FIELD_MANAGER, nowIso, patchMetadata, setMessage, writeStatus, type ControllerContext } from "./context.js";
 import { done, isTerminal, requeueAfter, TerminalError, type Result } from "./outcome.js";
 import { handleConverged } from "./phase-converged.js";
 import { handleDeletion } from "./phase-deletion.js";
 import { handleMigrating } from "./phase-migrating.js";
 import { handlePending } from "./phase-pending.js";
 import { handleWaiting } from "./phase-waiting.js";
+import { finishRestore, restoredMessage, touchedCluster } from "./restore.js";
 
 /** How recent another manager's status write must be for us to stand back. */
 const OTHER_WRITER_WINDOW_MS = 2 * 60_000;
@@ -73,10 +75,16 @@ export async function reconcile(ctx: ControllerContext): Promise<Result> {
     dm = await writeStatus(ctx, dm, (s) => (s.conditions = setCondition(s.conditions, ConditionType.AnotherWriter, undefined)));
   }
 
+  // Deletion first, then a Failed migration's unfinished restore: whatever the spec says now, the
+  // cluster can always be unlocked and put back in API-server mode.
+  if (dm.metadata.deletionTimestamp) return handleDeletion(ctx, dm);
+  if (phaseOf(dm) === Phase.Failed) {
+    await finishRestore(ctx, dm, restoredMessage(dm));
+    return done;
+  }
   if (dm.spec?.type !== MigrationType.APIServerToCRDs) {
     throw new TerminalError(`unsupported migration type: "${dm.spec?.type ?? ""}" (only "${MigrationType.APIServerToCRDs}" is supported)`);
   }
-  if (dm.metadata.deletionTimestamp) return handleDeletion(ctx, dm);
   const phase = phaseOf(dm);
   switch (phase) {
     case Phase.Pending:
@@ -132,12 +140,16 @@ export async function recordError(ctx: ControllerContext, err: unknown): Promise
   if (!dm) return;
   const text = describeError(err);
   if (isTerminal(err)) {
-    await writeStatus(ctx, dm, (s) => {
+    // Failed after the lock must not leave the cluster locked: marked first, restored after.
+    const touched = touchedCluster(dm);
+    let cur = touched ? await patchMetadata(ctx, dm, { annotations: { [Names.restorePending]: "true" } }) : dm;
+    cur = await writeStatus(ctx, cur, (s) => {
       s.phase = Phase.Failed;
-      s.message = text;
+      s.message = touched ? `${text}: restoring API server mode` : text;
       s.conditions = [...(s.conditions ?? []), { type: ConditionType.Failed, status: "True" as const, reason: ConditionReason.MigrationError, message: text, lastTransitionTime: nowIso(ctx) }].slice(-64);
     });
     await ctx.events.record(dm, "Warning", "Failed", text);
+    if (touched) await finishRestore(ctx, cur, restoredMessage(cur));
     return;
   }
   await setMessage(ctx, dm, text);

@@ -7,6 +7,7 @@ import http from "node:http";
 import { retry } from "./backoff.js";
 import { ApiError, isRetryable, TransportError, type StatusBody } from "./errors.js";
 import { collectionPath, objectPath, type ResourceRef } from "./resource.js";
+import { WatchLines } from "./watch-lines.js";
 import type { KubeList, KubeObject, WatchEvent } from "./object.js";
 
 /** How to reach and authenticate to one API server. */
@@ -262,15 +263,10 @@ export class KubeClient {
     );
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw toApiError(status, await readBody(res, options.signal), "GET", path);
-    let buffered = "";
+    const frames = new WatchLines();
     try {
       for await (const chunk of res) {
-        buffered += (chunk as Buffer).toString("utf8");
-        let nl: number;
-        while ((nl = buffered.indexOf("\n")) >= 0) {
-          const line = buffered.slice(0, nl).trim();
-          buffered = buffered.slice(nl + 1);
-          if (line === "") continue;
+        for (const line of frames.push(chunk as Buffer)) {
           const event = JSON.parse(line) as WatchEvent<T>;
           if (event.type === "ERROR") {
             const st = event.object as unknown as StatusBody;

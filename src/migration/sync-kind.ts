@@ -4,6 +4,7 @@
  * absent (created, in "copy" and "verify" modes). Calico owner references are pointed at the
  * owners' new v3 uids before the create, so the garbage collector never sees a stale owner.
  */
+import { CreateRefusedError, isInvalid } from "./create-refused.js";
 import { Names } from "../api/datastore-migration.js";
 import { isCalicoApiVersion, v1Resource, v3Resource, type CalicoKind } from "../calico/kinds.js";
 import { convertV1ToV3, type ConvertedObject } from "../convert/convert.js";
@@ -185,6 +186,7 @@ async function processObject(
     }, retryOptions(opts, result));
   } catch (err) {
     opts.onOutcome?.(kind.kind, "error");
+    if (isInvalid(err)) throw new CreateRefusedError(kind, c.source, err);
     throw new Error(`creating ${what}: ${(err as Error).message}`, { cause: err });
   }
   if ("created" in outcome) {

@@ -19,6 +19,11 @@ export interface Denial {
   resource: string;
   operations: ("CREATE" | "UPDATE" | "DELETE")[];
   message: string;
+  /**
+   * The refusal's reason: Forbidden (403, the default: a denial that can be lifted, which the
+   * controller rides out) or Invalid (422: the object itself is refused).
+   */
+  reason?: "Forbidden" | "Invalid";
 }
 
 /**
@@ -38,7 +43,7 @@ export async function denyRequests(admin: KubeClient, denial: Denial): Promise<(
           { apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["configmaps"] },
         ],
       },
-      validations: [{ expression: `request.resource.resource == "configmaps" ? object.metadata.name != "${probe}" : false`, message: denial.message }],
+      validations: [{ expression: `request.resource.resource == "configmaps" ? object.metadata.name != "${probe}" : false`, message: denial.message, reason: denial.reason ?? "Forbidden" }],
     },
   });
   await admin.create(VAP_BINDING, {

@@ -15,6 +15,7 @@ import { resetApiServerMode, seedClusterInformation } from "../harness/api-serve
 import { denyCreates, denyRequests } from "../harness/admission.js";
 import { installControllerManifests, startController, type RunningController } from "../harness/controller.js";
 import { consistently } from "../harness/eventually.js";
+import { gcBarrier } from "../harness/gc-barrier.js";
 import {
   assertAggregatedApiService, CONFIGMAPS, createMigration, deleteMigration, v1Lock, waitEvent, waitGone, waitMigration, waitPhase,
 } from "../harness/migration-cr.js";
@@ -167,12 +168,14 @@ describe("controller: abort before Converged", () => {
     assert.deepEqual(restored.metadata.ownerReferences, ownerRefs, "the original owner references are back");
     assert.equal(restored.metadata.annotations?.[DETACHED_ANNOTATION], undefined);
     assert.equal(restored.metadata.labels?.[DETACHED_LABEL], undefined);
-    // The garbage collector re-reads owners on its own schedule: the dependent must outlive it.
+    // The garbage collector has processed the restore once its canary is gone (gc-barrier.ts);
+    // the dependent must outlive that, and a while after.
+    await gcBarrier(cluster.admin);
     await consistently(async () => {
       const now = await cluster.admin.get(CONFIGMAPS, "abort-owned-by-security", "default");
       assert.equal(now.metadata.uid, cm.metadata.uid);
       assert.equal(now.metadata.deletionTimestamp, undefined);
-    }, { durationMs: 60_000, intervalMs: 2_000, message: "the ConfigMap owned by a Calico Tier survives the garbage collector" });
+    }, { durationMs: 10_000, intervalMs: 1_000, message: "the ConfigMap owned by a Calico Tier survives the garbage collector" });
     // Reading v3 storage below unregisters the APIService, and with it the owner the GC sees.
     await cluster.admin.delete(CONFIGMAPS, "abort-owned-by-security", "default");
 

@@ -16,12 +16,15 @@ import { APISERVICE, APISERVICE_NAME, registerApiService, resetApiServerMode } f
 import { applyAll, waitEstablished } from "../harness/apply.js";
 import { installControllerManifests, loadManifests, startController, type RunningController } from "../harness/controller.js";
 import { consistently, eventually } from "../harness/eventually.js";
-import { assertApiServiceUnregistered, createMigration, deleteMigration, getMigration, waitEvent, waitMigration, waitPhase } from "../harness/migration-cr.js";
+import {
+  assertAggregatedApiService, assertApiServiceUnregistered, createMigration, deleteMigration, getMigration, v1Lock, waitEvent, waitGone, waitMigration, waitPhase,
+} from "../harness/migration-cr.js";
 import { sharedCluster, type TestCluster } from "../harness/shared-cluster.js";
 import { loadShared, SHARED_FILES } from "../harness/shared-manifests.js";
 import { writeV1 } from "../harness/v1-writer.js";
 import { createV3, waitAggregated, waitV3Served, withV3Storage } from "../harness/v3-storage.js";
 
+const TIERS = v3Resource(kindByName("Tier") as CalicoKind);
 type CrdVersion = { name: string; served: boolean; storage: boolean; deprecated?: boolean; schema: { openAPIV3Schema: { properties: { spec: { properties: { type: Record<string, unknown> } } } } } };
 
 async function deleteCrd(admin: KubeClient, name: string): Promise<void> {
@@ -93,6 +96,45 @@ describe("controller: API versions and compatibility", () => {
       // Failed is final: the controller writes nothing more.
       await consistently(async () => assert.equal((await getMigration(cluster.admin))?.metadata.resourceVersion, dm.metadata.resourceVersion), { durationMs: 2_000, message: "Failed is a no-op" });
       await deleteMigration(cluster.admin);
+    } finally {
+      await installControllerManifests(cluster.admin);
+    }
+  });
+
+  test("a spec.type made invalid after the lock fails the migration and restores API-server mode; deleting the CR then completes", async () => {
+    // As above, a CRD without the enum and without the immutability rule stands in for one that allows the change.
+    const [ours] = loadManifests("crd");
+    const relaxed = structuredClone(ours!) as KubeObject & { spec: { versions: CrdVersion[] } };
+    for (const v of relaxed.spec.versions) {
+      const type = v.schema.openAPIV3Schema.properties.spec.properties.type;
+      delete type.enum;
+      delete type["x-kubernetes-validations"];
+    }
+    await installCrd(cluster.admin, relaxed, false);
+    try {
+      // A conflict holds the migration locked, with the APIService unregistered.
+      await withV3Storage(cluster.admin, () => createV3(cluster.admin, { kind: "Tier", metadata: { name: "security" }, spec: { order: 999 } }));
+      const created = await createMigration(cluster.admin);
+      await waitPhase(cluster.admin, "WaitingForConflictResolution");
+      await assertApiServiceUnregistered(cluster.admin);
+      await cluster.admin.patch(migrationResource("v1"), "v1-to-v3", { spec: { type: "Bogus" } }, "merge");
+      const dm = await waitMigration(cluster.admin, (d) => {
+        assert.equal(d.status?.phase, "Failed");
+        assert.equal(d.status?.message, 'unsupported migration type: "Bogus" (only "APIServerToCRDs" is supported). API server mode is restored and the v1 datastore unlocked');
+      }, { message: "Failed, then restored" });
+      assert.equal(dm.metadata.annotations?.[Names.restorePending], undefined);
+      assert.deepEqual(await v1Lock(cluster.admin), { ready: true, lockedBy: undefined }, "not left locked");
+      await assertAggregatedApiService(cluster.admin);
+      // The user's v3 object stays; nothing of this migration's is left.
+      await withV3Storage(cluster.admin, async () => {
+        const tier = await cluster.admin.get(TIERS, "security");
+        assert.equal(tier.metadata.annotations?.[Names.migratedBy], undefined);
+        await cluster.admin.delete(TIERS, "security");
+      });
+      // The CR with its invalid type can still be deleted (its finalizer removed).
+      await deleteMigration(cluster.admin);
+      await waitGone(cluster.admin);
+      assert.ok(created.metadata.uid);
     } finally {
       await installControllerManifests(cluster.admin);
     }

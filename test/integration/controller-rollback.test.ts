@@ -1,16 +1,23 @@
 /**
  * Deleting the DatastoreMigration at Converged: rolled back when it is provably safe (no
  * component on the v3 API group, nothing written to v3 since the copy); otherwise the deletion
- * waits for Complete and then removes the v1 CRDs.
+ * waits for Complete and then removes the v1 CRDs. The decision is taken once and recorded on the
+ * CR: a rollback interrupted half-way is carried on, and `calico-migrate abort` reports what the
+ * controller decided, not its own earlier judgement.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { migrationResource, Names } from "../../src/api/datastore-migration.js";
+import { DeletionDecision, migrationResource, Names } from "../../src/api/datastore-migration.js";
+import { runAbort } from "../../src/cli/commands/abort.js";
+import { run } from "../../src/cli/run.js";
+import { isNotFound } from "../../src/kube/errors.js";
 import { CLUSTER_INFORMATION_V3, kindByName, V1_GROUP, v3Resource, type CalicoKind } from "../../src/calico/kinds.js";
 import { CRDS } from "../../src/migration/prerequisites.js";
+import { denyRequests } from "../harness/admission.js";
 import { INSTALLATIONS, resetApiServerMode } from "../harness/api-server-mode.js";
+import { captureIo } from "../harness/cli.js";
 import { installControllerManifests, startController, type RunningController } from "../harness/controller.js";
-import { consistently } from "../harness/eventually.js";
+import { consistently, eventually } from "../harness/eventually.js";
 import {
   assertAggregatedApiService, createMigration, eventsFor, getMigration, setV3ApiGroup, switchAllComponents, v1Lock, waitEvent, waitGone, waitMigration, waitPhase,
 } from "../harness/migration-cr.js";
@@ -19,6 +26,8 @@ import { writeV1 } from "../harness/v1-writer.js";
 import { createV3, listAllV3, withV3Storage } from "../harness/v3-storage.js";
 
 const TIERS = v3Resource(kindByName("Tier") as CalicoKind);
+const GNS = v3Resource(kindByName("GlobalNetworkSet") as CalicoKind);
+const GNP = v3Resource(kindByName("GlobalNetworkPolicy") as CalicoKind);
 
 describe("controller: deletion at Converged", () => {
   let cluster: TestCluster;
@@ -70,23 +79,66 @@ describe("controller: deletion at Converged", () => {
     });
   });
 
-  test("after a v3 write since the copy, deleting the CR at Converged waits for Complete instead of rolling back", async () => {
+  test("a rollback at Converged that fails half-way is carried on when it can, never turned into a drive on to Complete", async () => {
+    const created = await createMigration(cluster.admin);
+    await waitPhase(cluster.admin, "Converged");
+    // The rollback deletes its v3 copies in reverse copy order: the GlobalNetworkSet goes, then
+    // the GlobalNetworkPolicy is refused. Those deletions are v3 writes since the copy.
+    const lift = await denyRequests(cluster.admin, { apiGroup: "projectcalico.org", apiVersion: "v3", resource: "globalnetworkpolicies", operations: ["DELETE"], message: "test: v3 policy deletes refused" });
+    try {
+      await cluster.admin.delete(migrationResource("v1"), "v1-to-v3");
+      const failing = await waitMigration(cluster.admin, (d) => assert.match(d.status?.message ?? "", /test: v3 policy deletes refused/), { message: "the rollback fails at the policy" });
+      assert.equal(failing.metadata.annotations?.[Names.deletionDecision], DeletionDecision.Rollback, "the decision is recorded");
+      await assert.rejects(cluster.admin.get(GNS, "external"), (e) => isNotFound(e), "the rollback had begun");
+      await consistently(async () => {
+        const d = await getMigration(cluster.admin);
+        assert.equal(d?.metadata.annotations?.[Names.deletionDecision], DeletionDecision.Rollback);
+        assert.doesNotMatch(d?.status?.message ?? "", /cannot be rolled back/, "its own deletions are not judged as writes");
+      }, { durationMs: 3_000, message: "still rolling back" });
+    } finally {
+      await lift();
+    }
+    await waitGone(cluster.admin);
+    await assertAggregatedApiService(cluster.admin);
+    assert.deepEqual(await v1Lock(cluster.admin), { ready: true, lockedBy: undefined });
+    const v1Crds = (await cluster.admin.listAll(CRDS)).filter((c) => (c.spec as { group: string }).group === V1_GROUP);
+    assert.ok(v1Crds.length >= 20, `the v1 CRDs stay (${v1Crds.length})`);
+    await withV3Storage(cluster.admin, async () => {
+      const ours = (await listAllV3(cluster.admin)).filter((o) => o.metadata.annotations?.[Names.migratedBy] === created.metadata.uid);
+      assert.deepEqual(ours.map((o) => `${o.kind}/${o.metadata.name}`), [], "every migrated v3 object is deleted");
+      await assert.rejects(cluster.admin.get(GNP, "security.allow-dns"), (e) => isNotFound(e));
+    });
+  });
+
+  test("abort at Converged reports the controller's decision when it differs from the CLI's own check; the deletion then waits for Complete", async () => {
     await createMigration(cluster.admin);
     await waitPhase(cluster.admin, "Converged");
+    await controller.stop();
+    // The CLI judges the rollback safe and deletes the CR; a v3 write lands before the controller
+    // sees the deletion, so the controller decides to drive on to Complete.
+    const io = captureIo();
+    const aborting = run(io, () => runAbort({ kubeconfig: cluster.kubeconfigPath, color: false, yes: true, timeoutMs: 120_000, intervalMs: 200 }, io));
+    await eventually(async () => assert.ok((await getMigration(cluster.admin))?.metadata.deletionTimestamp, "deleted"), { timeoutMs: 30_000 });
     const tier = await cluster.admin.get(TIERS, "security");
     await cluster.admin.update(TIERS, { ...tier, metadata: { ...tier.metadata, labels: { ...(tier.metadata.labels ?? {}), "written-after-copy": "true" } } });
-    await cluster.admin.delete(migrationResource("v1"), "v1-to-v3");
+    controller = await startController(cluster);
+    assert.equal(await aborting, 1, io.out());
+    assert.match(io.err(), /the controller did not roll back: Tier security was written in v3 since the copy\. The deletion drives the migration on to Complete once every component runs with the v3 API group/);
+    assert.doesNotMatch(io.out(), /API server mode restored/);
     const dm = await waitMigration(cluster.admin, (d) => assert.match(d.status?.message ?? "", /cannot be rolled back \(Tier security was written in v3 since the copy\)/), { message: "deletion pending" });
     assert.ok(dm.metadata.deletionTimestamp);
     assert.equal(dm.status?.phase, "Converged");
+    assert.equal(dm.metadata.annotations?.[Names.deletionDecision], DeletionDecision.Complete);
+    assert.ok((await eventsFor(cluster.admin, dm)).some((e) => e.reason === "DeletionDrivesOnToComplete"), "a Warning event says so");
   });
 
-  test("with a component already on the v3 API group, the deletion waits for Complete, then removes the v1 CRDs and the CR", async () => {
+  test("once decided, the deletion waits for Complete (the recorded reason stays), then removes the v1 CRDs and the CR", async () => {
     await setV3ApiGroup(cluster.admin, "calico-node");
-    const dm = await waitMigration(cluster.admin, (d) => assert.match(d.status?.message ?? "", /cannot be rolled back \(calico-node already run with the v3 API group\)/), { message: "deletion pending" });
-    // Operator-managed since the first test saw an Installation: a true answer is kept for the process.
-    assert.equal(dm.status?.message, "Deletion pending: migration is Converged and cannot be rolled back (calico-node already run with the v3 API group). Waiting for completion. " +
-      "Waiting for operator to configure calico-typha and calico-kube-controllers with v3 API group");
+    const dm = await waitMigration(cluster.admin, (d) => assert.match(d.status?.message ?? "", /on calico-typha and calico-kube-controllers/), { message: "deletion pending" });
+    // The reason is the one recorded at the decision; the controller was restarted since the
+    // Installation went, so it asks the user (not the operator) to switch the rest.
+    assert.equal(dm.status?.message, "Deletion pending: migration is Converged and cannot be rolled back (Tier security was written in v3 since the copy). Waiting for completion. " +
+      "Waiting for user to set CALICO_API_GROUP=projectcalico.org/v3 on calico-typha and calico-kube-controllers (calico-migrate switch-components)");
     await consistently(async () => {
       const d = await getMigration(cluster.admin);
       assert.ok(d?.metadata.deletionTimestamp, "the CR stays, deleting");

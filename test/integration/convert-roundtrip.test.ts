@@ -64,6 +64,14 @@ describe("v3 round trip of the golden objects", () => {
     schemas = SchemaSet.fromCrds(await client.listAll(CRD_RESOURCE));
     const namespaces = new Set(cases.map((c) => c.expected.metadata.namespace).filter((ns): ns is string => !!ns));
     for (const name of namespaces) await client.create(NAMESPACES, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
+    // Calico's mutating admission policies (tier and types defaults) take effect a moment after
+    // they are created, and until then a create is stored unmutated: wait until a dry run is mutated.
+    const probe = { apiVersion: "projectcalico.org/v3", kind: "GlobalNetworkPolicy", metadata: { name: "admission-probe" }, spec: { tier: "", selector: "all()", ingress: [{ action: "Allow" }] } };
+    await eventually(async () => {
+      const answer = await client.request<KubeObject>("POST", collectionPath(v3Resource(CALICO_KINDS.find((k) => k.kind === "GlobalNetworkPolicy")!), undefined), { body: probe, query: { dryRun: "All" } });
+      const spec = answer.spec as { tier?: string; types?: string[] };
+      assert.deepEqual([spec.tier, spec.types], ["default", ["Ingress"]], "the mutating admission policies are in force");
+    }, { timeoutMs: 60_000, message: "Calico's mutating admission policies in force" });
   });
 
   test("the schemas read from the cluster cover every migrated kind", () => {

@@ -2,10 +2,13 @@
  * `calico-migrate abort`: explains what will be undone, asks for confirmation, deletes the CR and
  * follows the controller's rollback until the CR is gone. Refuses at Complete (use finalize) and
  * at Converged when a rollback is no longer safe — a deletion then would drive on to Complete and
- * delete the v1 CRDs — without deleting anything.
+ * delete the v1 CRDs — without deleting anything. What it reports at the end is the controller's
+ * recorded decision (the two checks can disagree if something changes in between).
  */
 import { Option, type Command } from "commander";
-import { MIGRATION_NAME, Names, Phase, phaseOf, type DatastoreMigration } from "../../api/datastore-migration.js";
+import { DeletionDecision, deletionDecisionOf, MIGRATION_NAME, Names, Phase, phaseOf, type DatastoreMigration } from "../../api/datastore-migration.js";
+import { V1_GROUP } from "../../calico/kinds.js";
+import { crdNames } from "../../migration/prerequisites.js";
 import { rollbackSafety } from "../../controller/rollback-safety.js";
 import type { KubeClient } from "../../kube/client.js";
 import { RefusedError } from "../errors.js";
@@ -27,10 +30,13 @@ export interface AbortOptions extends GlobalOptions {
 /** What deleting the CR undoes in its current state (pure). */
 export function rollbackSteps(dm: DatastoreMigration): string[] {
   const phase = phaseOf(dm);
-  if (phase === Phase.Failed) return ["The migration Failed before it locked anything: deleting it only removes it; nothing is rolled back."];
   const locked = Boolean(dm.status?.datastoreLockedAt);
   const unregistered = Boolean(dm.metadata.annotations?.[Names.savedApiService]);
-  if (!locked && !unregistered) return ["Nothing has been changed yet (the datastore is not locked): deleting the migration only removes it."];
+  if (!locked && !unregistered) {
+    return [phase === Phase.Failed
+      ? "The migration Failed before it locked anything: deleting it only removes it; nothing is rolled back."
+      : "Nothing has been changed yet (the datastore is not locked): deleting the migration only removes it."];
+  }
   const out: string[] = [];
   if (unregistered) {
     out.push("delete the v3 objects this migration created (objects that were already in v3 are kept)");
@@ -90,7 +96,26 @@ export async function runAbort(opts: AbortOptions, io: CliIo): Promise<void> {
       if (r === "gone") break;
       if (attempt >= 20) throw new Error(`DatastoreMigration ${MIGRATION_NAME} kept changing while deleting it; try again`);
     }
-    await followUntilGone(client, version, io, { timeoutMs: opts.timeoutMs, intervalMs: opts.intervalMs, what: "the rollback", retry: "calico-migrate abort --yes   # resumes following" });
+    // The controller decides (and records) at Converged whether a deletion rolls back: report
+    // its decision, never this command's own earlier judgement.
+    const followed = await followUntilGone(client, version, io, {
+      timeoutMs: opts.timeoutMs, intervalMs: opts.intervalMs, what: "the rollback", retry: "calico-migrate abort --yes   # resumes following",
+      stopWhen: (d) => deletionDecisionOf(d) === DeletionDecision.Complete,
+    });
+    // Gone before its decision was seen: a Converged migration that drove on to Complete took
+    // the v1 CRDs with it; a rollback leaves them.
+    const decision = deletionDecisionOf(followed.lastSeen) ??
+      (followed.end === "gone" && followed.lastSeen && (phaseOf(followed.lastSeen) === Phase.Converged || phaseOf(followed.lastSeen) === Phase.Complete) && (await crdNames(client, V1_GROUP)).length === 0 ? DeletionDecision.Complete : DeletionDecision.Rollback);
+    if (decision === DeletionDecision.Complete) {
+      const reason = followed.lastSeen?.metadata.annotations?.[Names.deletionDecisionReason];
+      throw new RefusedError(
+        `the controller did not roll back${reason ? `: ${reason}` : ""}. ` +
+          (followed.end === "gone"
+            ? "It drove the migration on to Complete and deleted the v1 CRDs; the cluster runs on the v3 CRDs."
+            : "The deletion drives the migration on to Complete once every component runs with the v3 API group; then the controller deletes the v1 CRDs."),
+        followed.end === "gone" ? ["calico-migrate status"] : nextSteps(followed.lastSeen, { operatorManaged }),
+      );
+    }
     io.stdout.write(`${["API server mode restored.", ...renderNext(["calico-migrate plan   # when you want to try again"])].join("\n")}\n`);
   });
 }

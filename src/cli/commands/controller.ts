@@ -42,7 +42,6 @@ Flags:
   --context NAME                    kubeconfig context
   --drain-period DURATION           wait after locking v1 before unregistering the APIService (default 10s)
   --poll-interval DURATION          how often blocked or waiting states are re-checked (default 10s)
-  --workers N                       reconcile workers (default 1; there is one object to reconcile)
   --copy-concurrency N              writes in flight during the copy (default ${DEFAULT_CONFIG.copyConcurrency})
   --leader-elect                    hold a Lease so only one replica acts (default off)
   --namespace NAME                  the controller's namespace for its Lease and report
@@ -69,7 +68,7 @@ export function parseControllerFlags(args: string[], inClusterNamespace?: string
       allowPositionals: false,
       options: {
         kubeconfig: { type: "string" }, context: { type: "string" },
-        "drain-period": { type: "string" }, "poll-interval": { type: "string" }, workers: { type: "string" },
+        "drain-period": { type: "string" }, "poll-interval": { type: "string" },
         "copy-concurrency": { type: "string" }, "leader-elect": { type: "boolean" }, namespace: { type: "string" },
         "locked-warning": { type: "string" }, "components-namespace": { type: "string" },
         "metrics-bind-address": { type: "string" }, "health-probe-bind-address": { type: "string" },
@@ -102,7 +101,6 @@ export function parseControllerFlags(args: string[], inClusterNamespace?: string
       drainPeriodMs: duration("drain-period", v["drain-period"], DEFAULT_CONFIG.drainPeriodMs),
       pollIntervalMs: duration("poll-interval", v["poll-interval"], DEFAULT_CONFIG.pollIntervalMs),
       lockedWarningMs: duration("locked-warning", v["locked-warning"], DEFAULT_CONFIG.lockedWarningMs),
-      workers: int("workers", v.workers, DEFAULT_CONFIG.workers),
       copyConcurrency: int("copy-concurrency", v["copy-concurrency"], DEFAULT_CONFIG.copyConcurrency),
       leaderElect: v["leader-elect"] ?? false,
       namespace: v.namespace ?? inClusterNamespace ?? DEFAULT_CONFIG.namespace,

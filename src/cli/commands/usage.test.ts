@@ -83,3 +83,12 @@ test("the program registers every command plus controller", () => {
   const names = buildProgram(io()).commands.map((c) => c.name());
   assert.deepEqual(names.sort(), [...COMMANDS, "controller"].sort());
 });
+
+test("controller: --workers is not a flag (there is one object to reconcile), so it is refused rather than ignored", async () => {
+  const o = io();
+  assert.equal(await runCli(["controller", "--workers", "4"], o), 2);
+  assert.match(o.err(), /controller: Unknown option '--workers'/);
+  const help = io();
+  assert.equal(await runCli(["controller", "--help"], help), 0);
+  assert.doesNotMatch(help.out(), /--workers/);
+});

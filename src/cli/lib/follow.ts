@@ -31,6 +31,8 @@ export interface FollowOptions {
   observe(dm: DatastoreMigration | undefined): void | Promise<void>;
   /** Called once per retryable error. */
   onRetry?(err: unknown): void;
+  /** Whether phase Failed ends the wait (default true; a CR being deleted goes on from Failed). */
+  endOnFailed?: boolean;
 }
 
 /** The outcome and the last observation. */
@@ -62,7 +64,7 @@ export async function follow(deps: FollowDeps, options: FollowOptions): Promise<
       await options.observe(last);
       if (options.done(last)) return { end: "reached", last };
       if (last === undefined) return { end: "gone", last };
-      if (last.status?.phase === Phase.Failed) return { end: "failed", last };
+      if (last.status?.phase === Phase.Failed && (options.endOnFailed ?? true)) return { end: "failed", last };
     }
     const elapsed = deps.now() - start;
     if (options.timeoutMs > 0 && elapsed >= options.timeoutMs) return { end: "timeout", last };
