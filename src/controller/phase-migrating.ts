@@ -3,7 +3,7 @@
  * progress, verify with fresh lists of both sides, then either re-attach foreign owner references
  * and unlock v3 (Converged) or keep them detached and wait for conflicts to be resolved.
  */
-import { ConditionReason, ConditionType, MIGRATION_NAME, Names, Phase, truncateMessage, type DatastoreMigration, type Progress, type TypeDetail } from "../api/datastore-migration.js";
+import { ConditionReason, MIGRATION_NAME, Names, Phase, truncateMessage, type DatastoreMigration, type Progress, type TypeDetail } from "../api/datastore-migration.js";
 import { findCreateRefused, type CreateRefusedError } from "../migration/create-refused.js";
 import { CALICO_KINDS } from "../calico/kinds.js";
 import { saveAndDeleteApiService } from "../migration/apiservice.js";
@@ -17,7 +17,7 @@ import { dmResource, nowIso, patchMetadata, writeStatus, type ControllerContext 
 import { engineOptions, remapForeignEnabled } from "./engine.js";
 import { lockedWindowCheck } from "./locked-window.js";
 import { done, requeueAfter, type Result } from "./outcome.js";
-import { finishRestore, restoredMessage } from "./restore.js";
+import { failMigration } from "./restore.js";
 import { saveReport } from "./report-builder.js";
 
 const RECREATED_EVENT = {
@@ -81,19 +81,11 @@ export async function handleMigrating(ctx: ControllerContext, dm: DatastoreMigra
 }
 
 async function endLockedWindow(ctx: ControllerContext, refused: CreateRefusedError): Promise<Result> {
-  let dm = (await ctx.client.get(dmResource(ctx), MIGRATION_NAME)) as unknown as DatastoreMigration;
+  const dm = (await ctx.client.get(dmResource(ctx), MIGRATION_NAME)) as unknown as DatastoreMigration;
   const why = `${refused.message}. The locked window was ended: API server mode is restored and the v1 datastore unlocked; nothing in v1 was changed. ` +
     `Fix the v1 object (${refused.fixCommand()}) until calico-migrate plan passes, then delete this DatastoreMigration (calico-migrate abort) and start again`;
   await ctx.events.record(dm, "Warning", "CopyRefused", `${refused.message}; ending the locked window and restoring API server mode`);
-  // Recorded before the phase changes: a Failed CR with this mark finishes the restore (restore.ts).
-  dm = await patchMetadata(ctx, dm, { annotations: { [Names.restorePending]: "true" } });
-  dm = await writeStatus(ctx, dm, (s) => {
-    s.phase = Phase.Failed;
-    s.message = `${refused.message}: restoring API server mode`;
-    s.conditions = [...(s.conditions ?? []), { type: ConditionType.Failed, status: "True" as const, reason: ConditionReason.CopyRefused, message: truncateMessage(why), lastTransitionTime: nowIso(ctx) }].slice(-64);
-  });
-  await finishRestore(ctx, dm, restoredMessage(dm));
-  await ctx.events.record(dm, "Warning", "Failed", why);
+  await failMigration(ctx, dm, { reason: ConditionReason.CopyRefused, condition: truncateMessage(why), message: refused.message, event: why });
   return done;
 }
 

@@ -8,21 +8,20 @@ import {
   ConditionType,
   MIGRATION_NAME,
   MigrationType,
-  Names,
   Phase,
   phaseOf,
   type DatastoreMigration,
 } from "../api/datastore-migration.js";
 import { describeError, isNotFound } from "../kube/errors.js";
 import { setCondition } from "./conditions.js";
-import { dmResource, FIELD_MANAGER, nowIso, patchMetadata, setMessage, writeStatus, type ControllerContext } from "./context.js";
+import { dmResource, FIELD_MANAGER, nowIso, setMessage, writeStatus, type ControllerContext } from "./context.js";
 import { done, isTerminal, requeueAfter, TerminalError, type Result } from "./outcome.js";
 import { handleConverged } from "./phase-converged.js";
 import { handleDeletion } from "./phase-deletion.js";
 import { handleMigrating } from "./phase-migrating.js";
 import { handlePending } from "./phase-pending.js";
 import { handleWaiting } from "./phase-waiting.js";
-import { finishRestore, restoredMessage, touchedCluster } from "./restore.js";
+import { failMigration, finishRestore, restoredMessage } from "./restore.js";
 
 /** How recent another manager's status write must be for us to stand back. */
 const OTHER_WRITER_WINDOW_MS = 2 * 60_000;
@@ -140,16 +139,7 @@ export async function recordError(ctx: ControllerContext, err: unknown): Promise
   if (!dm) return;
   const text = describeError(err);
   if (isTerminal(err)) {
-    // Failed after the lock must not leave the cluster locked: marked first, restored after.
-    const touched = touchedCluster(dm);
-    let cur = touched ? await patchMetadata(ctx, dm, { annotations: { [Names.restorePending]: "true" } }) : dm;
-    cur = await writeStatus(ctx, cur, (s) => {
-      s.phase = Phase.Failed;
-      s.message = touched ? `${text}: restoring API server mode` : text;
-      s.conditions = [...(s.conditions ?? []), { type: ConditionType.Failed, status: "True" as const, reason: ConditionReason.MigrationError, message: text, lastTransitionTime: nowIso(ctx) }].slice(-64);
-    });
-    await ctx.events.record(dm, "Warning", "Failed", text);
-    if (touched) await finishRestore(ctx, cur, restoredMessage(cur));
+    await failMigration(ctx, dm, { reason: ConditionReason.MigrationError, condition: text, message: text, event: text });
     return;
   }
   await setMessage(ctx, dm, text);

@@ -4,13 +4,13 @@
  * is only reachable while the APIService is unregistered, so the v3 steps run only then (after a
  * restore they are already done). Used by an abort and by a locked window that must end early.
  */
-import { ConditionReason, ConditionType, Names, type DatastoreMigration } from "../api/datastore-migration.js";
+import { ConditionReason, ConditionType, Names, Phase, type DatastoreMigration } from "../api/datastore-migration.js";
 import { CALICO_KINDS, v3Resource } from "../calico/kinds.js";
 import { ApiError, describeError, isForbidden, isNotFound } from "../kube/errors.js";
 import { getAggregatedApiService, restoreApiService } from "../migration/apiservice.js";
 import { restoreV3ClusterInformation, unlockV1 } from "../migration/datastore-lock.js";
 import { redetachForeignOwners, restoreForeignOwners } from "../migration/foreign-owners.js";
-import { patchMetadata, setMessage, type ControllerContext } from "./context.js";
+import { nowIso, patchMetadata, setMessage, writeStatus, type ControllerContext } from "./context.js";
 
 /** Restores API-server mode; returns the built-in tiers left in v3 (protected from deletion). */
 export async function restoreApiServerMode(ctx: ControllerContext, dm: DatastoreMigration): Promise<string[]> {
@@ -62,7 +62,6 @@ async function deleteOurV3Objects(ctx: ControllerContext, uid: string): Promise<
   return protectedLeft;
 }
 
-
 /**
  * Restores API-server mode for a Failed CR marked restore-pending, then clears the mark and sets
  * `message`; a crash or error in between leaves the mark, so the next reconcile carries on.
@@ -84,4 +83,29 @@ export function restoredMessage(dm: DatastoreMigration): string {
   const failed = dm.status?.conditions?.filter((c) => c.type === ConditionType.Failed).at(-1);
   if (failed?.reason === ConditionReason.CopyRefused) return failed.message;
   return `${failed?.message ?? dm.status?.message ?? "failed"}. API server mode is restored and the v1 datastore unlocked`;
+}
+
+/** Why a migration fails: the Failed condition's reason and message, the status message, the Event's text. */
+export interface Failure {
+  reason: string;
+  condition: string;
+  message: string;
+  event: string;
+}
+
+/**
+ * Phase Failed with a Failed condition and a Warning Event. A migration that had changed the
+ * cluster is marked restore-pending before the phase changes and restored after (finishRestore),
+ * so Failed never leaves the datastore locked.
+ */
+export async function failMigration(ctx: ControllerContext, dm: DatastoreMigration, failure: Failure): Promise<DatastoreMigration> {
+  const touched = touchedCluster(dm);
+  if (touched) dm = await patchMetadata(ctx, dm, { annotations: { [Names.restorePending]: "true" } });
+  dm = await writeStatus(ctx, dm, (s) => {
+    s.phase = Phase.Failed;
+    s.message = touched ? `${failure.message}: restoring API server mode` : failure.message;
+    s.conditions = [...(s.conditions ?? []), { type: ConditionType.Failed, status: "True" as const, reason: failure.reason, message: failure.condition, lastTransitionTime: nowIso(ctx) }].slice(-64);
+  });
+  await ctx.events.record(dm, "Warning", "Failed", failure.event);
+  return touched ? finishRestore(ctx, dm, restoredMessage(dm)) : dm;
 }

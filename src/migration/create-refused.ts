@@ -3,7 +3,8 @@
  * the validation was skipped. Retrying cannot help, so the locked window must end.
  */
 import type { CalicoKind } from "../calico/kinds.js";
-import { ApiError } from "../kube/errors.js";
+import { editCommand } from "../convert/conversion-error.js";
+import { hasCode, type ApiError } from "../kube/errors.js";
 
 /** The v3 create of one v1 object was refused as invalid. */
 export class CreateRefusedError extends Error {
@@ -19,13 +20,13 @@ export class CreateRefusedError extends Error {
 
   /** The command that edits the v1 object. */
   fixCommand(): string {
-    return `kubectl edit ${this.kind.v1Plural}.crd.projectcalico.org ${this.source.name}${this.source.namespace ? ` -n ${this.source.namespace}` : ""}`;
+    return editCommand({ kind: this.kind, ...this.source });
   }
 }
 
 /** Whether an API error means "this object is invalid" (not a transient or permission problem). */
 export function isInvalid(err: unknown): err is ApiError {
-  return err instanceof ApiError && err.code === 422;
+  return hasCode(err, 422);
 }
 
 /** The CreateRefusedError in `err`'s cause chain, if any. */

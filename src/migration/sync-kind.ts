@@ -4,7 +4,6 @@
  * absent (created, in "copy" and "verify" modes). Calico owner references are pointed at the
  * owners' new v3 uids before the create, so the garbage collector never sees a stale owner.
  */
-import { CreateRefusedError, isInvalid } from "./create-refused.js";
 import { Names } from "../api/datastore-migration.js";
 import { isCalicoApiVersion, v1Resource, v3Resource, type CalicoKind } from "../calico/kinds.js";
 import { convertV1ToV3, type ConvertedObject } from "../convert/convert.js";
@@ -13,6 +12,7 @@ import type { JsonSchema } from "../convert/schema.js";
 import { isAlreadyExists, isNotFound } from "../kube/errors.js";
 import type { KubeObject, OwnerReference } from "../kube/object.js";
 import { objectKey } from "../kube/resource.js";
+import { CreateRefusedError, isInvalid } from "./create-refused.js";
 import type { EngineOptions } from "./engine-options.js";
 import { forEachConcurrent, forEachPulled, Limiter } from "./pool.js";
 import { readAhead } from "./read-ahead.js";
