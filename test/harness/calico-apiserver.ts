@@ -50,9 +50,22 @@ interface Caller {
   groups: string[];
 }
 
-/** A running stand-in; counts the requests it answered, by verb. */
+/** One write the stand-in carried out in v1 storage on a caller's behalf. */
+export interface CalicoWrite {
+  verb: string;
+  resource: string;
+  namespace?: string;
+  name?: string;
+  user: string;
+}
+
+/** Writes kept for the side process's state (the oldest are dropped past this). */
+const WRITES_KEPT = 1000;
+
+/** A running stand-in; counts the requests it answered, by verb, and records the writes. */
 export class CalicoApiServer {
   readonly served: Record<string, number> = {};
+  readonly writes: CalicoWrite[] = [];
   private readonly sockets = new Set<Socket>();
   private readonly sarCache = new Map<string, { allowed: boolean; until: number }>();
   private server!: https.Server;
@@ -107,7 +120,9 @@ export class CalicoApiServer {
       return status(res, 403, "Forbidden", `${kind.v3Plural}.${V3_GROUP}${name ? ` "${name}"` : ""} is forbidden: User "${caller.user}" cannot ${verb} resource "${kind.v3Plural}" in API group "${V3_GROUP}"${namespace ? ` in the namespace "${namespace}"` : ""}`);
     }
     this.served[verb] = (this.served[verb] ?? 0) + 1;
-    // Writes are logged (the side process's log): who changed v1 storage through the aggregated API.
+    // Writes are logged (the side process's log) as they are asked for, and recorded once they are
+    // carried out: who changed v1 storage through the aggregated API.
+    const write: CalicoWrite = { verb, resource: kind.v3Plural, namespace, name, user: caller.user };
     if (!["get", "list", "watch"].includes(verb)) console.log(`${new Date().toISOString()} ${verb} ${path} by ${caller.user}`);
     if (READ_ONLY.has(kind.converter) && !["get", "list", "watch"].includes(verb)) {
       return status(res, 405, "MethodNotAllowed", `${kind.kind} is read-only through the Calico API server`);
@@ -129,6 +144,7 @@ export class CalicoApiServer {
         const obj = withDefaultTypes(kind, body as KubeObject);
         const cr = v1FromV3({ ...obj, kind: kind.kind, metadata: { ...obj.metadata, namespace } } as never);
         const created = await this.options.storage.request<KubeObject>("POST", collectionPath(ref, namespace), { body: cr, query: pick(query, ["dryRun", "fieldManager"]) });
+        if (!query.dryRun) this.recordWrite({ ...write, name: obj.metadata?.name });
         return json(res, 201, present(kind, created));
       }
       case "update":
@@ -146,6 +162,7 @@ export class CalicoApiServer {
         cr.metadata.resourceVersion = next.metadata.resourceVersion ?? current.metadata.resourceVersion;
         cr.metadata.uid = next.metadata.uid ? convertUid(next.metadata.uid) : current.metadata.uid;
         const updated = await this.options.storage.request<KubeObject>("PUT", objectPath(ref, current.metadata.name ?? "", namespace), { body: cr, query: pick(query, ["dryRun", "fieldManager"]) });
+        if (!query.dryRun) this.recordWrite(write);
         return json(res, 200, present(kind, updated));
       }
       case "delete": {
@@ -157,11 +174,17 @@ export class CalicoApiServer {
           body: { apiVersion: "v1", kind: "DeleteOptions", preconditions, propagationPolicy: opts.propagationPolicy },
           query: pick(query, ["dryRun"]),
         });
+        if (!query.dryRun) this.recordWrite(write);
         return json(res, 200, present(kind, current));
       }
       default:
         return status(res, 405, "MethodNotAllowed", `${method} is not supported on ${path}`);
     }
+  }
+
+  private recordWrite(w: CalicoWrite): void {
+    this.writes.push(w);
+    if (this.writes.length > WRITES_KEPT) this.writes.splice(0, this.writes.length - WRITES_KEPT);
   }
 
   /** The v1 CR behind a v3 name: the same name, or a legacy `default.` one for default-tier policies. */

@@ -67,7 +67,7 @@ const control = http.createServer((req, res) => {
   }
   res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({
     egress: { tunnels: egress.tunnels, refused: egress.refused },
-    calico: { served: calico.served },
+    calico: { served: calico.served, writes: calico.writes },
     ha: ha?.state(),
   }));
 });

@@ -17,6 +17,7 @@ import { isAlreadyExists, isNotFound } from "../../src/kube/errors.js";
 import { controlPlaneBinaries, repoRoot } from "./binaries.js";
 import { egressSelectorConfig } from "./egress-proxy.js";
 import type { SideConfig } from "./calico-side-main.js";
+import type { CalicoWrite } from "./calico-apiserver.js";
 import { ensureCerts, type ControlPlaneCerts } from "./certs.js";
 import { freePort } from "./free-port.js";
 import { writeKubeconfig } from "./kubeconfig-file.js";
@@ -49,7 +50,7 @@ export const CALICO_SERVICE_PORT = 443;
 /** What the side process reports (GET /state on its control socket). */
 export interface SideState {
   egress: { tunnels: Record<string, number>; refused: { target: string; at: string }[] };
-  calico: { served: Record<string, number> };
+  calico: { served: Record<string, number>; writes: CalicoWrite[] };
   ha?: { requests: number[]; lagged: number; lagMs: number; apiServiceDeletedAt?: string };
 }
 
