@@ -56,6 +56,8 @@ export const Names = {
   /** Set while a locked window that had to end early is being rolled back to API-server mode. */
   restorePending: "migration.projectcalico.org/restore-pending",
   calicoMetadata: "projectcalico.org/metadata",
+  /** On a v3 CRD: the migration (uid) that added the temporary pre-copy version to it. */
+  precopyDoor: "migration.projectcalico.org/precopy-door",
 } as const;
 
 /** The values of `Names.deletionDecision`. */
