@@ -17,6 +17,7 @@ import { hasCode, isNotFound } from "../../src/kube/errors.js";
 import { loadClientConfig } from "../../src/kube/kubeconfig.js";
 import type { KubeObject } from "../../src/kube/object.js";
 import { collectionPath, objectPath } from "../../src/kube/resource.js";
+import { relabelManagedFields } from "../../src/migration/managed-fields.js";
 import { closeDoor, DOOR_VERSION, doorResource, doorServed, openDoor, v3CrdName } from "../../src/migration/precopy-door.js";
 import { CRDS } from "../../src/migration/prerequisites.js";
 import { APISERVICE, APISERVICE_NAME, installApiServerMode, NAMESPACES } from "../harness/api-server-mode.js";
@@ -30,6 +31,11 @@ const UID = "00000000-0000-4000-8000-0000000000d0";
 const cp = await privateCluster({ controllerManager: false });
 const client = cp.admin;
 let schemas: SchemaSet;
+
+/** The one copy left with door-labelled managedFields: the negative control. */
+function unrelabelled(): (typeof cases)[number] {
+  return cases.filter((c) => c.kind.kind === "GlobalNetworkPolicy").at(-1)!;
+}
 
 /** The golden object as a create request: no uid, timestamps or owner references. */
 function createBody(expected: KubeObject): KubeObject {
@@ -92,6 +98,21 @@ describe("the pre-copy door on the v3 CRDs", () => {
     assert.deepEqual((await cp.sideState()).calico.writes, []);
   });
 
+  test("relabelling a copy's managedFields to v3 (while the door exists) changes nothing else and adds no entry", async () => {
+    for (const c of cases) {
+      if (c === unrelabelled()) continue;
+      const ref = doorResource(c.kind);
+      const obj = await client.get(ref, c.expected.metadata.name ?? "", c.expected.metadata.namespace);
+      assert.ok(await relabelManagedFields(client, ref, obj, `projectcalico.org/${DOOR_VERSION}`, "projectcalico.org/v3"), c.file);
+      const after = await client.get(ref, c.expected.metadata.name ?? "", c.expected.metadata.namespace);
+      const entries = after.metadata.managedFields as { apiVersion?: string; manager?: string }[];
+      assert.deepEqual(entries.map((e) => e.apiVersion), entries.map(() => "projectcalico.org/v3"), c.file);
+      assert.equal(entries.length, (obj.metadata.managedFields ?? []).length, `${c.file}: no entry added`);
+      assert.deepEqual(after.spec, obj.spec, c.file);
+      assert.equal(await relabelManagedFields(client, ref, after, `projectcalico.org/${DOOR_VERSION}`, "projectcalico.org/v3"), false, "nothing left to relabel");
+    }
+  });
+
   test("closing removes the version, storedVersions stays [v3], and the objects are in v3 storage", async () => {
     assert.equal(await closeDoor(client), CALICO_KINDS.length);
     assert.equal(await closeDoor(client), 0, "closing again changes nothing");
@@ -108,6 +129,30 @@ describe("the pre-copy door on the v3 CRDs", () => {
         assert.deepEqual(canonical(stored.spec), serverSpec(c.kind, c.expected.spec, schemas.require(c.kind.kind)), c.file);
       }, { timeoutMs: 30_000, message: `${c.file} read through projectcalico.org/v3 from CRD storage` });
     }
+  });
+
+  test("after the door is closed, a user's server-side apply and update of a relabelled copy work", async () => {
+    const c = cases.find((x) => x.kind.kind === "GlobalNetworkPolicy" && x !== unrelabelled())!;
+    const ref = v3Resource(c.kind);
+    const name = c.expected.metadata.name ?? "";
+    // A GitOps tool's server-side apply of the v3 object, taking ownership of what it sets.
+    const applied = await client.patch(ref, name, {
+      apiVersion: "projectcalico.org/v3", kind: c.kind.kind, metadata: { name, labels: { "gitops.example/owner": "argo" } }, spec: c.expected.spec,
+    }, "apply", undefined, { fieldManager: "argocd", force: true });
+    assert.equal(applied.metadata.labels?.["gitops.example/owner"], "argo");
+    // kubectl edit / replace: a plain update.
+    applied.metadata.annotations = { ...(applied.metadata.annotations ?? {}), "edited-by": "kubectl" };
+    const updated = await client.update(ref, applied);
+    assert.equal(updated.metadata.annotations?.["edited-by"], "kubectl");
+  });
+
+  test("negative control: a copy whose managedFields still name the removed door refuses server-side apply (kubernetes#111937)", async () => {
+    const c = unrelabelled();
+    const name = c.expected.metadata.name ?? "";
+    await assert.rejects(
+      client.patch(v3Resource(c.kind), name, { apiVersion: "projectcalico.org/v3", kind: c.kind.kind, metadata: { name, labels: { "gitops.example/owner": "argo" } } }, "apply", c.expected.metadata.namespace, { fieldManager: "argocd", force: true }),
+      /invalid group\/version: projectcalico.org\/v3migration/,
+    );
   });
 
   test("a door the controller may not open everywhere is refused with the fix, and nothing is left open", async () => {
