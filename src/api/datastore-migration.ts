@@ -56,6 +56,10 @@ export const Names = {
   /** Set while a locked window that had to end early is being rolled back to API-server mode. */
   restorePending: "migration.projectcalico.org/restore-pending",
   calicoMetadata: "projectcalico.org/metadata",
+  /** On a copy: the v1 resourceVersion it was made from (the v1 object is unchanged while they are equal). */
+  sourceResourceVersion: "migration.projectcalico.org/source-resource-version",
+  /** On the CR: "copied" once a pre-copy ran, "fallback" when the door could not be opened. */
+  precopy: "migration.projectcalico.org/precopy",
   /** On a v3 CRD: the migration (uid) that added the temporary pre-copy version to it. */
   precopyDoor: "migration.projectcalico.org/precopy-door",
 } as const;
@@ -80,6 +84,8 @@ export const ConditionType = {
   LockedTooLong: "LockedTooLong",
   OtherMigrations: "OtherMigrations",
   AnotherWriter: "AnotherWriter",
+  /** The pre-copy before the lock: True when it ran, False (DoorRefused) when the copy falls back to the locked window. */
+  PreCopy: "PreCopy",
 } as const;
 export const ConditionReason = {
   ResourceMismatch: "ResourceMismatch",

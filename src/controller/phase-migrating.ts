@@ -47,10 +47,13 @@ export async function ensureApiServiceGone(
 }
 
 function progressOf(results: readonly KindResult[], current: string, completed: number): Progress {
-  const typeDetails: TypeDetail[] = results.map((r) => ({ kind: r.kind, migrated: r.migrated, skipped: r.skipped, conflicts: r.conflicts.length }));
+  // Copies this migration made before the lock (and brought up to date in it) count as migrated.
+  const migratedOf = (r: KindResult) => r.migrated + r.refreshed + r.alreadyCopied;
+  const skippedOf = (r: KindResult) => r.skipped - r.alreadyCopied;
+  const typeDetails: TypeDetail[] = results.map((r) => ({ kind: r.kind, migrated: migratedOf(r), skipped: skippedOf(r), conflicts: r.conflicts.length }));
   const sum = (f: (r: KindResult) => number) => results.reduce((n, r) => n + f(r), 0);
-  const migrated = sum((r) => r.migrated);
-  const skipped = sum((r) => r.skipped);
+  const migrated = sum(migratedOf);
+  const skipped = sum(skippedOf);
   const conflicts = sum((r) => r.conflicts.length);
   return {
     totalTypes: CALICO_KINDS.length,

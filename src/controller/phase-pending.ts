@@ -18,6 +18,7 @@ import { nowIso, patchMetadata, setMessage, writeStatus, type ControllerContext 
 import { engineOptions, remapForeignEnabled } from "./engine.js";
 import { requeueAfter, TerminalError, type Result } from "./outcome.js";
 import { ensureApiServiceGone } from "./phase-migrating.js";
+import { precopy } from "./precopy.js";
 import { makeValidator } from "./validation-hook.js";
 
 /** Handles phase Pending (and the empty phase). */
@@ -37,6 +38,14 @@ export async function handlePending(ctx: ControllerContext, dm: DatastoreMigrati
     const blocked = await blockers(ctx, dm);
     if (blocked) {
       await setMessage(ctx, dm, blocked);
+      return requeueAfter(ctx.config.pollIntervalMs);
+    }
+    // Copy everything before the lock, so that the locked window only carries what changes after.
+    const pre = await precopy(ctx, dm);
+    dm = pre.dm;
+    if (pre.next === "requeue") return requeueAfter(pre.afterMs);
+    if (pre.next === "blocked") {
+      await setMessage(ctx, dm, pre.message);
       return requeueAfter(ctx.config.pollIntervalMs);
     }
     await lockV1(ctx.client, dm.metadata.uid ?? "");

@@ -10,7 +10,9 @@ import { ApiError, describeError, isForbidden, isNotFound } from "../kube/errors
 import { getAggregatedApiService, restoreApiService } from "../migration/apiservice.js";
 import { restoreV3ClusterInformation, unlockV1 } from "../migration/datastore-lock.js";
 import { redetachForeignOwners, restoreForeignOwners } from "../migration/foreign-owners.js";
+import { closeDoor } from "../migration/precopy-door.js";
 import { nowIso, patchMetadata, setMessage, writeStatus, type ControllerContext } from "./context.js";
+import { precopyStarted, removePrecopy } from "./precopy.js";
 
 /** Restores API-server mode; returns the built-in tiers left in v3 (protected from deletion). */
 export async function restoreApiServerMode(ctx: ControllerContext, dm: DatastoreMigration): Promise<string[]> {
@@ -24,7 +26,12 @@ export async function restoreApiServerMode(ctx: ControllerContext, dm: Datastore
     protectedLeft.push(...(await deleteOurV3Objects(ctx, uid)));
     // 3. v3 ClusterInformation: deleted if ours, unlocked if we only locked it.
     await restoreV3ClusterInformation(ctx.client, uid);
+  } else if (precopyStarted(dm)) {
+    // Copies made before the lock, behind the still-registered APIService: removed through the door.
+    protectedLeft.push(...(await removePrecopy(ctx, dm)).protectedLeft);
   }
+  // The door is closed whatever happened (idempotent).
+  await closeDoor(ctx.client);
   // 4. The aggregated APIService, so that it stays (an automanaged one is replaced).
   const restored = await restoreApiService(ctx.client, dm.metadata.annotations?.[Names.savedApiService]);
   if (restored === "nothing-saved") ctx.log.warn({}, "no saved APIService to restore (it was absent or automanaged when the migration started)");
@@ -75,7 +82,7 @@ export async function finishRestore(ctx: ControllerContext, dm: DatastoreMigrati
 
 /** Whether a migration had changed anything that a restore must undo (it locked v1 or took the APIService). */
 export function touchedCluster(dm: DatastoreMigration): boolean {
-  return Boolean(dm.status?.datastoreLockedAt || dm.metadata.annotations?.[Names.savedApiService]);
+  return Boolean(dm.status?.datastoreLockedAt || dm.metadata.annotations?.[Names.savedApiService] || precopyStarted(dm));
 }
 
 /** The message a Failed migration shows once API-server mode is restored. */

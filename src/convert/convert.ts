@@ -15,8 +15,8 @@ export const TIER_DEFAULTS = { order: 1_000_000, defaultAction: "Deny" } as cons
 /** One converted object and where it came from. */
 export interface ConvertedObject {
   kind: CalicoKind;
-  /** The v1 CR: its name, namespace and raw (v1) uid. */
-  source: { name: string; namespace?: string; uid: string };
+  /** The v1 CR: its name, namespace, raw (v1) uid and the resourceVersion it was read at. */
+  source: { name: string; namespace?: string; uid: string; resourceVersion?: string };
   /**
    * The v3 object: apiVersion, kind, metadata {name, namespace, uid (the v3-view uid, for uid
    * mapping: strip before create), labels, annotations, ownerReferences, finalizers} and spec.
@@ -85,7 +85,7 @@ export function convertV1ToV3(kind: CalicoKind, cr: KubeObject): ConvertedObject
 
   const out: ConvertedObject = {
     kind,
-    source: namespace !== undefined ? { name: crName, namespace, uid: v1Uid } : { name: crName, uid: v1Uid },
+    source: { name: crName, ...(namespace !== undefined ? { namespace } : {}), uid: v1Uid, ...(cr.metadata.resourceVersion ? { resourceVersion: cr.metadata.resourceVersion } : {}) },
     v3: { apiVersion: `${V3_GROUP}/${V3_VERSION}`, kind: kind.kind, metadata, spec: v3Spec },
   };
   if (meta.name !== crName) out.renamedFrom = crName;

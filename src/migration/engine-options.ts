@@ -2,10 +2,13 @@
  * What every engine operation needs: the client, the v3 schemas, this migration's uid, and the
  * tuning and observation hooks.
  */
+import type { CalicoKind } from "../calico/kinds.js";
 import type { SchemaSet } from "../convert/schema.js";
 import type { KubeClient } from "../kube/client.js";
 import type { Clock } from "../kube/clock.js";
 import type { Logger } from "../kube/logger.js";
+import type { KubeObject } from "../kube/object.js";
+import type { ResourceRef } from "../kube/resource.js";
 
 /** Outcome of one object, for metrics. */
 export type ObjectOutcome = "migrated" | "skipped" | "conflict" | "error";
@@ -29,4 +32,11 @@ export interface EngineOptions {
   signal?: AbortSignal;
   onOutcome?: (kind: string, outcome: ObjectOutcome) => void;
   onRetry?: (kind: string) => void;
+  /**
+   * How v3 CRD storage is reached for a kind: `projectcalico.org/v3` (default) or the pre-copy
+   * door, which no aggregated API server answers (not even a lagging HA kube-apiserver).
+   */
+  v3Storage?: (kind: CalicoKind) => ResourceRef;
+  /** Called with every copy this run created or updated, as the server stored it (the pre-copy relabels its managedFields). */
+  afterWrite?: (ref: ResourceRef, stored: KubeObject) => Promise<void>;
 }

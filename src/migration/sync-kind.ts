@@ -4,21 +4,21 @@
  * absent (created, in "copy" and "verify" modes). Calico owner references are pointed at the
  * owners' new v3 uids before the create, so the garbage collector never sees a stale owner.
  */
-import { Names } from "../api/datastore-migration.js";
-import { isCalicoApiVersion, v1Resource, v3Resource, type CalicoKind } from "../calico/kinds.js";
+import { isCalicoApiVersion, v1Resource, type CalicoKind } from "../calico/kinds.js";
 import { convertV1ToV3, type ConvertedObject } from "../convert/convert.js";
-import { pruneSpec, specDiff } from "../convert/normalize.js";
+import { specDiff } from "../convert/normalize.js";
 import type { JsonSchema } from "../convert/schema.js";
 import { isAlreadyExists, isNotFound } from "../kube/errors.js";
 import type { KubeObject, OwnerReference } from "../kube/object.js";
-import { objectKey } from "../kube/resource.js";
+import { apiVersionOf, objectKey } from "../kube/resource.js";
 import { CreateRefusedError, isInvalid } from "./create-refused.js";
 import type { EngineOptions } from "./engine-options.js";
 import { forEachConcurrent, forEachPulled, Limiter } from "./pool.js";
 import { readAhead } from "./read-ahead.js";
 import { specHash } from "./spec-hash.js";
 import { emptyKindResult, type KindResult } from "./types.js";
-import { indexV3, type V3Entry } from "./v3-index.js";
+import { createBody, fieldManagerOf, guardRenamedCreate, isOurCopy, isStaleCopy, removeStaleCopy, updateCopy, v3Of } from "./copy-writes.js";
+import { indexV3, v3Entry, type V3Entry } from "./v3-index.js";
 import { AggregatedAnswerError, assertFromV3Storage, isAggregatedView } from "./v3-origin.js";
 import { withRetries, type WriteRetryOptions } from "./write-retry.js";
 
@@ -41,6 +41,46 @@ export class SyncSession {
   }
 }
 
+/**
+ * Brings a stale copy of ours up to date (its v1 source changed after it was copied). A copy
+ * someone else changed meanwhile is classified like any v3 object; one that vanished is created.
+ */
+async function refreshCopy(
+  opts: EngineOptions,
+  session: SyncSession,
+  c: ConvertedObject,
+  result: KindResult,
+  schema: JsonSchema,
+  body: KubeObject,
+  index: Map<string, V3Entry>,
+  hash: string,
+): Promise<void> {
+  const key = keyOf(c);
+  let outcome;
+  try {
+    outcome = await withRetries(() => updateCopy(opts, session.slots, c, body, schema), retryOptions(opts, result));
+  } catch (err) {
+    opts.onOutcome?.(c.kind.kind, "error");
+    if (isInvalid(err)) throw new CreateRefusedError(c.kind, c.source, err);
+    throw new Error(`updating ${c.kind.kind} ${key}: ${(err as Error).message}`, { cause: err });
+  }
+  if ("gone" in outcome) {
+    index.delete(key);
+    return processObject(opts, session, c, result, schema, index, "copy", false);
+  }
+  if ("current" in outcome) {
+    const entry = v3Entry(c.kind, outcome.current, schema, fieldManagerOf(opts));
+    index.set(key, entry);
+    return classifyExisting(opts, session, c, result, schema, entry, hash, outcome.current);
+  }
+  const updated = outcome.updated;
+  session.uidMap.set(c.v3.metadata.uid ?? "", updated.metadata.uid ?? "");
+  index.set(key, v3Entry(c.kind, updated, schema, fieldManagerOf(opts)));
+  result.refreshed++;
+  opts.onOutcome?.(c.kind.kind, "migrated");
+  await opts.afterWrite?.(v3Of(opts, c.kind), updated);
+}
+
 /** Runs one pass over a kind. */
 export async function syncKind(
   opts: EngineOptions,
@@ -53,7 +93,7 @@ export async function syncKind(
   const started = Date.now();
   const result = emptyKindResult(kind.kind);
   const pageSize = opts.pageSize ?? 500;
-  const index = await withRetries(() => indexV3(opts.client, kind, schema, pageSize, opts.signal), retryOptions(opts, result));
+  const index = await withRetries(() => indexV3(opts.client, v3Of(opts, kind), kind, schema, fieldManagerOf(opts), pageSize, opts.signal), retryOptions(opts, result));
   // Nothing in v3 can conflict with nothing: detection skips the v1 list (and total stays 0). This
   // keeps the usual case — empty v3 storage — from listing every v1 object inside the locked window.
   if (mode === "detect" && index.size === 0) {
@@ -78,15 +118,18 @@ export async function syncKind(
   }
   await forEachPulled(converted(), opts.concurrency ?? 16, (c) => processObject(opts, session, c, result, schema, index, mode, true));
   onPage?.(result);
-  if (mode === "verify") {
+  if (mode !== "detect") {
     for (const [key, entry] of index) {
       if (seen.has(key)) continue;
       const slash = key.indexOf("/");
-      result.extras.push({
-        namespace: slash >= 0 ? key.slice(0, slash) : undefined,
-        name: slash >= 0 ? key.slice(slash + 1) : key,
-        migratedByUs: entry.migratedBy === opts.migrationUid,
-      });
+      const where = { namespace: slash >= 0 ? key.slice(0, slash) : undefined, name: slash >= 0 ? key.slice(slash + 1) : key };
+      // A copy this migration made (before the lock) whose v1 source has gone since: removed, as
+      // long as nobody else has changed it. Anything else without a source is only reported.
+      if (isOurCopy(opts, entry) && entry.untouched && (await withRetries(() => removeStaleCopy(opts, session.slots, kind, where, schema), retryOptions(opts, result)))) {
+        result.removed++;
+        continue;
+      }
+      if (mode === "verify") result.extras.push({ ...where, migratedByUs: entry.migratedBy === opts.migrationUid });
     }
   }
   result.durationMs = Date.now() - started;
@@ -129,7 +172,8 @@ async function processObject(
   if (existing && isAggregatedView(existing.uid, c.source.uid)) {
     throw new AggregatedAnswerError(`listing v3 ${kind.v3Plural}: the answer came from the Calico API server, not from v3 CRD storage`);
   }
-  if (existing) {
+  const stale = existing !== undefined && isStaleCopy(opts, existing, c, hash);
+  if (existing && !stale) {
     await classifyExisting(opts, session, c, result, schema, existing, hash);
     return;
   }
@@ -160,13 +204,19 @@ async function processObject(
     else result.droppedOwnerReferences.push({ kind: kind.kind, namespace: c.v3.metadata.namespace, name: c.v3.metadata.name ?? "", owner: { kind: r.kind, name: r.name, uid: r.uid } });
   }
   const body = createBody(c, ownerReferences, opts.migrationUid, schema);
+  if (stale) {
+    await refreshCopy(opts, session, c, result, schema, body, index, hash);
+    return;
+  }
   const what = `${kind.kind} ${key}`;
   let outcome: { created: KubeObject } | { current: KubeObject };
   try {
     outcome = await withRetries(async () => {
       try {
-        const created = await session.slots.run(() => opts.client.create(v3Resource(kind), body, { fieldManager: opts.fieldManager ?? "calico-datastore-migration", signal: opts.signal }));
+        const ref = v3Of(opts, kind);
+        const created = await session.slots.run(() => opts.client.create(ref, { ...body, apiVersion: apiVersionOf(ref) }, { fieldManager: fieldManagerOf(opts), signal: opts.signal }));
         if (c.renamedFrom !== undefined) await guardRenamedCreate(opts, kind, created);
+        await opts.afterWrite?.(ref, created);
         return { created };
       } catch (err) {
         if (!isAlreadyExists(err)) throw err;
@@ -176,7 +226,7 @@ async function processObject(
       // storage, or finds the Calico API server's view again: both are retried.
       let current: KubeObject;
       try {
-        current = await session.slots.run(() => opts.client.get(v3Resource(kind), c.v3.metadata.name ?? "", c.v3.metadata.namespace));
+        current = await session.slots.run(() => opts.client.get(v3Of(opts, kind), c.v3.metadata.name ?? "", c.v3.metadata.namespace));
       } catch (err) {
         if (isNotFound(err)) throw new AggregatedAnswerError(`${what}: the create answered AlreadyExists but v3 storage has no such object (answered by the Calico API server)`, { cause: err });
         throw err;
@@ -198,32 +248,11 @@ async function processObject(
     return;
   }
   const current = outcome.current;
-  const entry = { uid: current.metadata.uid ?? "", hash: specHash(kind.kind, current.spec, schema), migratedBy: current.metadata.annotations?.[Names.migratedBy] };
+  const entry = v3Entry(kind, current, schema, fieldManagerOf(opts));
   index.set(key, entry);
-  await classifyExisting(opts, session, c, result, schema, entry, hash, current);
-}
-
-/**
- * A renamed object (legacy `default.foo` → `foo`) has no v1 CR of its v3 name, so a create the
- * Calico API server answered succeeds there: it stored our copy in v1 under the new name. That CR
- * (recognised by its uid, and carrying our migrated-by) is removed again and the create retried.
- */
-async function guardRenamedCreate(opts: EngineOptions, kind: CalicoKind, created: KubeObject): Promise<void> {
-  const name = created.metadata.name ?? "";
-  let cr: KubeObject;
-  try {
-    cr = await opts.client.get(v1Resource(kind), name, created.metadata.namespace);
-  } catch (err) {
-    if (isNotFound(err)) return;
-    throw err;
-  }
-  if (!isAggregatedView(created.metadata.uid, cr.metadata.uid)) return;
-  try {
-    await opts.client.delete(v1Resource(kind), name, created.metadata.namespace, { uid: cr.metadata.uid });
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-  throw new AggregatedAnswerError(`${kind.kind} ${name}: the create reached the Calico API server, which stored it in v1; that v1 object was removed again`);
+  // Created meanwhile by an earlier run of this migration, from an older v1 version: brought up to date.
+  if (isStaleCopy(opts, entry, c, hash)) await refreshCopy(opts, session, c, result, schema, body, index, hash);
+  else await classifyExisting(opts, session, c, result, schema, entry, hash, current);
 }
 
 async function classifyExisting(
@@ -240,6 +269,7 @@ async function classifyExisting(
   if (existing.hash === hash) {
     session.uidMap.set(viewUid, existing.uid);
     result.skipped++;
+    if (isOurCopy(opts, existing)) result.alreadyCopied++;
     opts.onOutcome?.(c.kind.kind, "skipped");
     return;
   }
@@ -248,7 +278,7 @@ async function classifyExisting(
   if (v3Spec === undefined) {
     try {
       v3Spec = (await withRetries(async () => {
-        const got = await session.slots.run(() => opts.client.get(v3Resource(c.kind), c.v3.metadata.name ?? "", c.v3.metadata.namespace));
+        const got = await session.slots.run(() => opts.client.get(v3Of(opts, c.kind), c.v3.metadata.name ?? "", c.v3.metadata.namespace));
         assertFromV3Storage(`${c.kind.kind} ${c.v3.metadata.name ?? ""}`, got.metadata.uid, c.source.uid);
         return got;
       }, retryOptions(opts, result))).spec;
@@ -263,19 +293,6 @@ async function classifyExisting(
     diffs: specDiff(c.kind.kind, c.v3.spec, v3Spec ?? {}, schema),
   });
   opts.onOutcome?.(c.kind.kind, "conflict");
-}
-
-function createBody(c: ConvertedObject, ownerReferences: OwnerReference[], migrationUid: string, schema: JsonSchema): KubeObject {
-  const m = c.v3.metadata;
-  const metadata: KubeObject["metadata"] = {
-    name: m.name,
-    annotations: { ...(m.annotations ?? {}), [Names.migratedBy]: migrationUid },
-  };
-  if (m.namespace) metadata.namespace = m.namespace;
-  if (m.labels && Object.keys(m.labels).length) metadata.labels = m.labels;
-  if (ownerReferences.length) metadata.ownerReferences = ownerReferences;
-  // Fields the v3 schema does not know (legacy IPPool ipip, …) are dropped, as the API server would.
-  return { apiVersion: c.v3.apiVersion, kind: c.v3.kind, metadata, spec: pruneSpec(c.v3.spec, schema) };
 }
 
 function retryOptions(opts: EngineOptions, result: KindResult): WriteRetryOptions {

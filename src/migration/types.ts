@@ -40,6 +40,12 @@ export interface KindResult {
   migrated: number;
   /** v1 objects whose equal v3 object already existed. */
   skipped: number;
+  /** Of the skipped: copies this migration had made before (the pre-copy), still in step with v1. */
+  alreadyCopied: number;
+  /** This migration's copies brought up to date because their v1 source changed since the copy. */
+  refreshed: number;
+  /** This migration's copies deleted because their v1 source is gone. */
+  removed: number;
   conflicts: Conflict[];
   renames: Rename[];
   /** v3 objects with no v1 source (verification pass only). */
@@ -57,5 +63,5 @@ export function objectRef(kind: string, name: string, namespace?: string): strin
 
 /** An empty result for a kind. */
 export function emptyKindResult(kind: string): KindResult {
-  return { kind, total: 0, migrated: 0, skipped: 0, conflicts: [], renames: [], extras: [], droppedOwnerReferences: [], transitionalRetryMs: 0, durationMs: 0 };
+  return { kind, total: 0, migrated: 0, skipped: 0, alreadyCopied: 0, refreshed: 0, removed: 0, conflicts: [], renames: [], extras: [], droppedOwnerReferences: [], transitionalRetryMs: 0, durationMs: 0 };
 }

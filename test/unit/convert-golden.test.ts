@@ -17,6 +17,7 @@ for (const c of cases) {
       name: c.input.metadata.name,
       ...(c.kind.namespaced ? { namespace: c.input.metadata.namespace } : {}),
       uid: c.input.metadata.uid,
+      ...(c.input.metadata.resourceVersion ? { resourceVersion: c.input.metadata.resourceVersion } : {}),
     });
     assert.deepEqual(c.input, inputCopy, "conversion must not modify its input");
   });
