@@ -2,10 +2,12 @@
  * What every engine operation needs: the client, the v3 schemas, this migration's uid, and the
  * tuning and observation hooks.
  */
+import type { ConvertedObject } from "../convert/convert.js";
 import type { SchemaSet } from "../convert/schema.js";
 import type { KubeClient } from "../kube/client.js";
 import type { Clock } from "../kube/clock.js";
 import type { Logger } from "../kube/logger.js";
+import type { Conflict } from "./types.js";
 
 /** Outcome of one object, for metrics. */
 export type ObjectOutcome = "migrated" | "skipped" | "conflict" | "error";
@@ -29,4 +31,6 @@ export interface EngineOptions {
   signal?: AbortSignal;
   onOutcome?: (kind: string, outcome: ObjectOutcome) => void;
   onRetry?: (kind: string) => void;
+  /** A conflict found, with the converted v1 object and the v3 spec it differs from (undefined when its owner is the conflict). */
+  onConflict?: (conflict: Conflict, source: ConvertedObject, v3Spec: unknown) => void;
 }

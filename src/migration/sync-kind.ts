@@ -7,7 +7,7 @@
 import { Names } from "../api/datastore-migration.js";
 import { isCalicoApiVersion, v1Resource, v3Resource, type CalicoKind } from "../calico/kinds.js";
 import { convertV1ToV3, type ConvertedObject } from "../convert/convert.js";
-import { pruneSpec, specDiff } from "../convert/normalize.js";
+import { specDiff } from "../convert/normalize.js";
 import type { JsonSchema } from "../convert/schema.js";
 import { isAlreadyExists, isNotFound } from "../kube/errors.js";
 import type { KubeObject, OwnerReference } from "../kube/object.js";
@@ -18,6 +18,7 @@ import { forEachConcurrent, forEachPulled, Limiter } from "./pool.js";
 import { readAhead } from "./read-ahead.js";
 import { specHash } from "./spec-hash.js";
 import { emptyKindResult, type KindResult } from "./types.js";
+import { v3Body } from "./v3-body.js";
 import { indexV3, type V3Entry } from "./v3-index.js";
 import { AggregatedAnswerError, assertFromV3Storage, isAggregatedView } from "./v3-origin.js";
 import { withRetries, type WriteRetryOptions } from "./write-retry.js";
@@ -139,10 +140,12 @@ async function processObject(
   const calicoRefs = refs.filter((r) => isCalicoApiVersion(r.apiVersion));
   if (calicoRefs.some((r) => session.conflicting.has(r.uid))) {
     session.conflicting.add(viewUid);
-    result.conflicts.push({
+    const conflict = {
       kind: kind.kind, namespace: c.v3.metadata.namespace, name: c.v3.metadata.name ?? "", diffs: [],
       reason: "its Calico owner is in conflict; it is created once the owner's conflict is resolved",
-    });
+    };
+    result.conflicts.push(conflict);
+    opts.onConflict?.(conflict, c, undefined);
     return;
   }
   if (mayDefer && calicoRefs.some((r) => !session.uidMap.has(r.uid))) {
@@ -159,7 +162,7 @@ async function processObject(
     if (uid) ownerReferences.push({ ...r, uid });
     else result.droppedOwnerReferences.push({ kind: kind.kind, namespace: c.v3.metadata.namespace, name: c.v3.metadata.name ?? "", owner: { kind: r.kind, name: r.name, uid: r.uid } });
   }
-  const body = createBody(c, ownerReferences, opts.migrationUid, schema);
+  const body = v3Body(c, schema, { annotations: { [Names.migratedBy]: opts.migrationUid }, ownerReferences });
   const what = `${kind.kind} ${key}`;
   let outcome: { created: KubeObject } | { current: KubeObject };
   try {
@@ -256,26 +259,15 @@ async function classifyExisting(
       if (!isNotFound(err)) throw err;
     }
   }
-  result.conflicts.push({
+  const conflict = {
     kind: c.kind.kind,
     namespace: c.v3.metadata.namespace,
     name: c.v3.metadata.name ?? "",
     diffs: specDiff(c.kind.kind, c.v3.spec, v3Spec ?? {}, schema),
-  });
-  opts.onOutcome?.(c.kind.kind, "conflict");
-}
-
-function createBody(c: ConvertedObject, ownerReferences: OwnerReference[], migrationUid: string, schema: JsonSchema): KubeObject {
-  const m = c.v3.metadata;
-  const metadata: KubeObject["metadata"] = {
-    name: m.name,
-    annotations: { ...(m.annotations ?? {}), [Names.migratedBy]: migrationUid },
   };
-  if (m.namespace) metadata.namespace = m.namespace;
-  if (m.labels && Object.keys(m.labels).length) metadata.labels = m.labels;
-  if (ownerReferences.length) metadata.ownerReferences = ownerReferences;
-  // Fields the v3 schema does not know (legacy IPPool ipip, …) are dropped, as the API server would.
-  return { apiVersion: c.v3.apiVersion, kind: c.v3.kind, metadata, spec: pruneSpec(c.v3.spec, schema) };
+  result.conflicts.push(conflict);
+  opts.onConflict?.(conflict, c, v3Spec);
+  opts.onOutcome?.(c.kind.kind, "conflict");
 }
 
 function retryOptions(opts: EngineOptions, result: KindResult): WriteRetryOptions {

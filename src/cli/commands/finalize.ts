@@ -12,7 +12,9 @@ import { examples, globalsOf, timeoutOption, yesOption } from "../flags.js";
 import type { CliIo } from "../io.js";
 import { nextSteps } from "../lib/next-steps.js";
 import { renderNext } from "../render/output.js";
-import { CR_DISPLAY_NAME, getMigration, isOperatorManaged, requireServedVersion, withSession, type GlobalOptions } from "../session.js";
+import { getMigration } from "../../api/read-migration.js";
+import { isOperatorManaged } from "../../migration/operator.js";
+import { CR_DISPLAY_NAME, requireServedVersion, withSession, type GlobalOptions } from "../session.js";
 import { confirmOrRefuse, deleteIfUnchanged, followUntilGone } from "../teardown.js";
 
 /** Options of `finalize`. */

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { KubeObject } from "../../kube/object.js";
+import type { KubeObject } from "../kube/object.js";
 import { daemonSetRollout, deploymentRollout, envPatch } from "./rollout.js";
 
 const node: KubeObject = {
