@@ -12,6 +12,7 @@ import { SchemaSet } from "../convert/schema.js";
 import type { KubeClient } from "../kube/client.js";
 import type { Discovery } from "../kube/discovery.js";
 import { objectKey } from "../kube/resource.js";
+import { DEFAULT_DRAIN_PERIOD_MS } from "./drain.js";
 import { scanForeignDependents, type ForeignScan } from "./foreign-owners.js";
 import { checkPrerequisites, CRDS, type Prerequisites } from "./prerequisites.js";
 import { runPass } from "./run-kinds.js";
@@ -173,7 +174,7 @@ export async function plan(options: PlanOptions): Promise<PlanReport> {
     conflictsNote = `${conflicts.length} conflict(s) with existing v3 objects`;
   }
 
-  const drainSeconds = options.drainSeconds ?? 10;
+  const drainSeconds = options.drainSeconds ?? DEFAULT_DRAIN_PERIOD_MS / 1000;
   const writeRate = Math.round(options.writeRate ?? measuredRate ?? DEFAULT_WRITE_RATE);
   return {
     prerequisites,
