@@ -37,6 +37,20 @@ test("every command's --help exits 0 and shows examples", async () => {
   assert.match(o.out(), /Exit codes: 0 done, 1 refused or blocked, 2 usage error, 3 timeout, 4 other error/);
 });
 
+test("plan --help says exactly what plan writes to the cluster and removes again, instead of claiming it changes nothing", async () => {
+  const o = io();
+  assert.equal(await runCli(["plan", "--help"], o), 0);
+  const out = o.out();
+  assert.doesNotMatch(out, /changing nothing/);
+  assert.match(out, /changes no Calico object, but its validation writes scratch objects and removes\s+them/);
+  assert.match(out, /What plan writes:\n {2}No Calico object is changed\. The server-side validation dry-runs every converted object\n {2}\(nothing is stored\); for it, plan writes:\n/);
+  assert.match(out, /- Namespace calico-datastore-migration, if missing \(the controller's namespace; it stays\)/);
+  assert.match(out, /- Lease calico-datastore-migration\/calico-datastore-migration-validation \(one validation at a time\): deleted at the end/);
+  assert.match(out, /- a copy of every v3 CRD in the group validation\.migration\.projectcalico\.org: deleted at the end/);
+  assert.match(out, /- 4 copies of Calico's mutating admission policies and bindings, named \*\.validation\.migration\.projectcalico\.org: deleted at the end/);
+  assert.match(out, /With --no-validate or --emit-rbac, plan writes nothing\./);
+});
+
 test("usage errors exit 2 and say what was expected", async () => {
   const cases: [string[], RegExp][] = [
     [["status", "--bogus"], /unknown option '--bogus'/],
