@@ -4,20 +4,19 @@
  * the exact commands that resolve it either way.
  */
 import YAML from "yaml";
-import { kindByName, V1_GROUP, V3_GROUP, v1Resource, v3Resource, type CalicoKind } from "../calico/kinds.js";
-import { convertV1ToV3, type ConvertedObject } from "../convert/convert.js";
-import { ConversionError } from "../convert/conversion-error.js";
+import { kindByName, V1_GROUP, V3_GROUP, type CalicoKind } from "../calico/kinds.js";
+import type { ConvertedObject } from "../convert/convert.js";
 import type { FieldDiff } from "../convert/diff.js";
-import { normalizeSpec, pruneSpec } from "../convert/normalize.js";
+import { normalizeSpec } from "../convert/normalize.js";
 import type { SchemaSet } from "../convert/schema.js";
 import type { KubeClient } from "../kube/client.js";
-import { isNotFound } from "../kube/errors.js";
 import type { KubeObject } from "../kube/object.js";
 import { objectKey } from "../kube/resource.js";
 import { loadSchemas } from "../migration/planner.js";
 import { apiServiceState, crdNames } from "../migration/prerequisites.js";
 import { runPass } from "../migration/run-kinds.js";
 import type { Conflict } from "../migration/types.js";
+import { v3Body } from "../migration/v3-body.js";
 import { RefusedError } from "./errors.js";
 import { unifiedDiff } from "./render/diff.js";
 
@@ -63,16 +62,6 @@ export const NOT_READABLE_NOTE =
 
 const ns = (namespace?: string) => (namespace ? ` -n ${namespace}` : "");
 
-/** The v1-converted object as it would be written to v3 (server-set fields and owner uids left out). */
-function applyBody(c: ConvertedObject, schemas: SchemaSet): KubeObject {
-  const m = c.v3.metadata;
-  const metadata: KubeObject["metadata"] = { name: m.name };
-  if (m.namespace) metadata.namespace = m.namespace;
-  if (m.labels && Object.keys(m.labels).length) metadata.labels = m.labels;
-  if (m.annotations && Object.keys(m.annotations).length) metadata.annotations = m.annotations;
-  return { apiVersion: `${V3_GROUP}/v3`, kind: c.kind.kind, metadata, spec: pruneSpec(c.v3.spec, schemas.require(c.kind.kind)) };
-}
-
 /** The commands resolving a conflict. */
 export function resolutions(kind: CalicoKind, name: string, namespace: string | undefined, v1Name: string | undefined, body: KubeObject | undefined): Resolution {
   const v3 = `${kind.v3Plural}.${V3_GROUP}`;
@@ -84,35 +73,23 @@ export function resolutions(kind: CalicoKind, name: string, namespace: string | 
   };
 }
 
-async function v1Index(client: KubeClient, kind: CalicoKind): Promise<Map<string, ConvertedObject>> {
-  const out = new Map<string, ConvertedObject>();
-  for await (const cr of client.listItems(v1Resource(kind))) {
-    try {
-      const c = convertV1ToV3(kind, cr);
-      out.set(objectKey(c.v3.metadata.namespace, c.v3.metadata.name ?? ""), c);
-    } catch (err) {
-      if (!(err instanceof ConversionError)) throw err;
-    }
-  }
-  return out;
+/** What the engine's detect pass reported beside a conflict: the converted v1 object and the v3 spec. */
+interface Found {
+  source: ConvertedObject;
+  v3Spec: unknown;
 }
 
-async function detail(client: KubeClient, schemas: SchemaSet, conflict: Conflict, index: Map<string, ConvertedObject>): Promise<ConflictDetail> {
+function detail(schemas: SchemaSet, conflict: Conflict, found: Found | undefined): ConflictDetail {
   const kind = kindByName(conflict.kind);
   if (!kind) throw new Error(`unknown kind ${conflict.kind}`);
-  const c = index.get(objectKey(conflict.namespace, conflict.name));
-  let v3: KubeObject | undefined;
-  try {
-    v3 = await client.get(v3Resource(kind), conflict.name, conflict.namespace);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
+  const c = found?.source;
   const schema = schemas.require(kind.kind);
   const label = `${kind.kind} ${objectKey(conflict.namespace, conflict.name)}`;
-  const diff = c && v3
-    ? unifiedDiff(YAML.stringify({ spec: normalizeSpec(kind, c.v3.spec, schema) }), YAML.stringify({ spec: normalizeSpec(kind, v3.spec, schema) }), { from: `v1 (converted) ${label}`, to: `v3 ${label}` })
+  const diff = c && found.v3Spec !== undefined
+    ? unifiedDiff(YAML.stringify({ spec: normalizeSpec(kind, c.v3.spec, schema) }), YAML.stringify({ spec: normalizeSpec(kind, found.v3Spec, schema) }), { from: `v1 (converted) ${label}`, to: `v3 ${label}` })
     : "";
-  const body = c ? applyBody(c, schemas) : undefined;
+  // Exactly what the copy would have created, without its migrated-by mark and owner uids.
+  const body = c ? v3Body(c, schema) : undefined;
   return {
     kind: kind.kind,
     ...(conflict.namespace ? { namespace: conflict.namespace } : {}),
@@ -136,15 +113,11 @@ export async function computeConflicts(client: KubeClient): Promise<ConflictRepo
   }
   if ((await crdNames(client, V1_GROUP)).length === 0) return { readable: true, note: "no v1 CRDs (crd.projectcalico.org) are left: nothing can conflict", conflicts: [] };
   const schemas = await loadSchemas(client);
-  const pass = await runPass({ client, schemas, migrationUid: "" }, "detect");
-  const indexes = new Map<string, Map<string, ConvertedObject>>();
-  const out: ConflictDetail[] = [];
-  for (const conflict of pass.conflicts) {
-    const kind = kindByName(conflict.kind);
-    if (!kind) continue;
-    let index = indexes.get(kind.kind);
-    if (!index) indexes.set(kind.kind, (index = await v1Index(client, kind)));
-    out.push(await detail(client, schemas, conflict, index));
-  }
+  // The engine's own detection (the pass the controller runs in Pending and Waiting); the hook
+  // hands over what it converted and compared, so nothing is listed or converted twice.
+  const found = new Map<string, Found>();
+  const keyOf = (c: Conflict) => `${c.kind}/${objectKey(c.namespace, c.name)}`;
+  const pass = await runPass({ client, schemas, migrationUid: "", onConflict: (conflict, source, v3Spec) => found.set(keyOf(conflict), { source, v3Spec }) }, "detect");
+  const out = pass.conflicts.filter((c) => kindByName(c.kind)).map((c) => detail(schemas, c, found.get(keyOf(c))));
   return { readable: true, note: `${out.length} conflict(s) between v1 and v3 storage`, conflicts: out };
 }

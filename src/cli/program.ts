@@ -6,7 +6,7 @@
 import { Command } from "commander";
 import { registerAbort } from "./commands/abort.js";
 import { registerConflicts } from "./commands/conflicts.js";
-import { runControllerCommand } from "./commands/controller.js";
+import { registerController } from "./commands/controller.js";
 import { registerFinalize } from "./commands/finalize.js";
 import { registerPlan } from "./commands/plan.js";
 import { registerReport } from "./commands/report.js";
@@ -15,7 +15,6 @@ import { registerStatus } from "./commands/status.js";
 import { registerSwitchComponents } from "./commands/switch-components.js";
 import { registerWatch } from "./commands/watch.js";
 import type { ExitCode } from "./errors.js";
-import { globalsOf } from "./flags.js";
 import type { CliIo } from "./io.js";
 import { run } from "./run.js";
 
@@ -61,16 +60,7 @@ export function buildProgram(io: CliIo): Command {
   registerAbort(program, io);
   registerFinalize(program, io);
   registerReport(program, io);
-  program
-    .command("controller")
-    .description("run the DatastoreMigration controller (flags: calico-migrate controller --help)")
-    .helpOption(false)
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(async (_raw: unknown, cmd: Command) => {
-      const g = globalsOf(cmd);
-      await runControllerCommand({ args: cmd.args, kubeconfig: g.kubeconfig, context: g.context }, io);
-    });
+  registerController(program);
   return program;
 }
 

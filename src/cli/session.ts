@@ -2,20 +2,12 @@
  * What every command that talks to the cluster starts with: a client from --kubeconfig /
  * --context, discovery, the served DatastoreMigration version, and reads of the CR.
  */
-import {
-  MIGRATION_GROUP,
-  MIGRATION_NAME,
-  MIGRATION_VERSIONS,
-  migrationResource,
-  type DatastoreMigration,
-  type MigrationVersion,
-} from "../api/datastore-migration.js";
+import { MIGRATION_GROUP, MIGRATION_NAME, MIGRATION_VERSIONS, type MigrationVersion } from "../api/datastore-migration.js";
 import { CALICO_KINDS, v1Resource } from "../calico/kinds.js";
 import type { KubeClient } from "../kube/client.js";
 import { Discovery } from "../kube/discovery.js";
 import { isForbidden, isNotFound } from "../kube/errors.js";
 import { clientFromKubeconfig, KubeconfigError } from "../kube/kubeconfig.js";
-import type { ResourceRef } from "../kube/resource.js";
 import { RefusedError } from "./errors.js";
 
 /** Flags every command accepts. */
@@ -31,8 +23,6 @@ export interface Session {
   client: KubeClient;
   discovery: Discovery;
 }
-
-const INSTALLATIONS: ResourceRef = { group: "operator.tigera.io", version: "v1", plural: "installations", namespaced: false, kind: "Installation" };
 
 /** Connects with the kubeconfig flags, runs `fn`, and closes the connection whatever happens. */
 export async function withSession<T>(opts: Pick<GlobalOptions, "kubeconfig" | "context">, fn: (s: Session) => Promise<T>): Promise<T> {
@@ -70,26 +60,6 @@ export async function requireServedVersion(discovery: Discovery): Promise<Migrat
   const v = await servedVersion(discovery);
   if (!v) throw crdMissing();
   return v;
-}
-
-/** The CR `v1-to-v3`, or undefined when it does not exist. */
-export async function getMigration(client: KubeClient, version: MigrationVersion): Promise<DatastoreMigration | undefined> {
-  try {
-    return (await client.get(migrationResource(version), MIGRATION_NAME)) as unknown as DatastoreMigration;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-}
-
-/** True when an operator.tigera.io Installation exists (the operator switches the components itself). */
-export async function isOperatorManaged(client: KubeClient): Promise<boolean> {
-  try {
-    return (await client.list(INSTALLATIONS, { limit: 1 })).items.length > 0;
-  } catch (err) {
-    if (isNotFound(err) || isForbidden(err)) return false;
-    throw err;
-  }
 }
 
 /** `kubectl`'s name for the CR, as printed after create and delete. */

@@ -11,7 +11,8 @@ import { MigrationFailedError, RefusedError, TimeoutError } from "./errors.js";
 import { follow } from "./lib/follow.js";
 import { sleeperOf, type CliIo } from "./io.js";
 import { palette } from "./render/color.js";
-import { CR_DISPLAY_NAME, getMigration } from "./session.js";
+import { getMigration } from "../api/read-migration.js";
+import { CR_DISPLAY_NAME } from "./session.js";
 import { WatchPrinter } from "./watch-printer.js";
 
 /** Asks for confirmation on a terminal; without one, --yes is required. Declining refuses (exit 1). */

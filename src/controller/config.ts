@@ -1,6 +1,7 @@
 /**
  * Controller configuration (the `calico-migrate controller` flags) with Calico's defaults.
  */
+import { DEFAULT_DRAIN_PERIOD_MS } from "../migration/drain.js";
 
 /** Controller settings; durations in milliseconds. */
 export interface ControllerConfig {
@@ -24,7 +25,7 @@ export interface ControllerConfig {
 
 /** Calico's defaults: 10 s drain, 10 s poll; ours for the rest. */
 export const DEFAULT_CONFIG: ControllerConfig = Object.freeze({
-  drainPeriodMs: 10_000,
+  drainPeriodMs: DEFAULT_DRAIN_PERIOD_MS,
   pollIntervalMs: 10_000,
   leaderElect: false,
   namespace: "calico-datastore-migration",

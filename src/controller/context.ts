@@ -18,7 +18,7 @@ import type { ResourceRef } from "../kube/resource.js";
 import type { ControllerConfig } from "./config.js";
 import type { EventRecorder } from "./events.js";
 import type { MigrationMetrics } from "./metrics.js";
-import type { ReportStore } from "./report.js";
+import type { ReportStore } from "../migration/report-store.js";
 
 /** The controller's field manager: how another writer of the CR's status is told apart. */
 export const FIELD_MANAGER = "calico-datastore-migration";

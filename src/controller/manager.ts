@@ -21,14 +21,14 @@ import type { Logger } from "../kube/logger.js";
 import type { KubeObject } from "../kube/object.js";
 import { ExponentialRateLimiter, WorkQueue } from "../kube/work-queue.js";
 import { CRDS } from "../migration/prerequisites.js";
-import { componentsNamespace, DAEMONSETS, DEPLOYMENTS } from "./components.js";
+import { componentsNamespace, DAEMONSETS, DEPLOYMENTS } from "../migration/components.js";
 import type { ControllerConfig } from "./config.js";
 import type { ControllerContext, ProcessState } from "./context.js";
 import { EventRecorder } from "./events.js";
 import { MigrationMetrics } from "./metrics.js";
 import { isTerminal } from "./outcome.js";
 import { recordError, reconcile } from "./reconciler.js";
-import { ReportStore } from "./report.js";
+import { ReportStore } from "../migration/report-store.js";
 
 /** Dependencies of the manager. */
 export interface ManagerDeps {

@@ -5,7 +5,8 @@
  */
 import { Phase, type DatastoreMigration } from "../api/datastore-migration.js";
 import { forgetForeignOriginals } from "../migration/foreign-owners.js";
-import { componentsNamespace, componentStates, joinNames, V3_API_GROUP } from "./components.js";
+import { componentsNamespace, componentStates, joinNames } from "../migration/components.js";
+import { V3_API_GROUP } from "../migration/rollout.js";
 import { nowIso, setMessage, writeStatus, type ControllerContext } from "./context.js";
 import { requeueAfter, type Result } from "./outcome.js";
 import { isOperatorManaged } from "./operator.js";

@@ -13,7 +13,7 @@ import { patchMetadata, setMessage, type ControllerContext } from "./context.js"
 import { done, requeueAfter, type Result } from "./outcome.js";
 import { handleConverged } from "./phase-converged.js";
 import { restoreApiServerMode, touchedCluster } from "./restore.js";
-import { rollbackSafety } from "./rollback-safety.js";
+import { rollbackSafety } from "../migration/rollback-safety.js";
 
 /** Handles a CR with a deletionTimestamp. */
 export async function handleDeletion(ctx: ControllerContext, dm: DatastoreMigration): Promise<Result> {

@@ -12,7 +12,8 @@ import {
   phaseOf,
   type DatastoreMigration,
 } from "../api/datastore-migration.js";
-import { describeError, isNotFound } from "../kube/errors.js";
+import { describeError } from "../kube/errors.js";
+import { getMigration as readMigration } from "../api/read-migration.js";
 import { setCondition } from "./conditions.js";
 import { dmResource, FIELD_MANAGER, nowIso, setMessage, writeStatus, type ControllerContext } from "./context.js";
 import { done, isTerminal, requeueAfter, TerminalError, type Result } from "./outcome.js";
@@ -26,13 +27,8 @@ import { failMigration, finishRestore, restoredMessage } from "./restore.js";
 /** How recent another manager's status write must be for us to stand back. */
 const OTHER_WRITER_WINDOW_MS = 2 * 60_000;
 
-async function getMigration(ctx: ControllerContext, name = MIGRATION_NAME): Promise<DatastoreMigration | undefined> {
-  try {
-    return (await ctx.client.get(dmResource(ctx), name)) as unknown as DatastoreMigration;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+function getMigration(ctx: ControllerContext, name = MIGRATION_NAME): Promise<DatastoreMigration | undefined> {
+  return readMigration(ctx.client, ctx.version(), name);
 }
 
 /** The manager of another recent status write on the CR (e.g. Calico's kube-controllers), if any. */

@@ -6,7 +6,7 @@ import type { DatastoreMigration } from "../api/datastore-migration.js";
 import type { Reattached } from "../migration/foreign-owners.js";
 import type { PassResult } from "../migration/run-kinds.js";
 import { nowIso, type ControllerContext } from "./context.js";
-import type { MigrationReport } from "./report.js";
+import type { MigrationReport } from "../migration/report-store.js";
 
 /** Saves the report of a finished Migrating pass. */
 export async function saveReport(

@@ -9,13 +9,13 @@
 import { Names } from "../api/datastore-migration.js";
 import { v1Resource, v3Resource, type CalicoKind } from "../calico/kinds.js";
 import type { ConvertedObject } from "../convert/convert.js";
-import { pruneSpec } from "../convert/normalize.js";
 import type { JsonSchema } from "../convert/schema.js";
 import { isConflict, isNotFound } from "../kube/errors.js";
 import type { KubeObject, OwnerReference } from "../kube/object.js";
 import { apiVersionOf, type ResourceRef } from "../kube/resource.js";
 import type { EngineOptions } from "./engine-options.js";
 import type { Limiter } from "./pool.js";
+import { v3Body } from "./v3-body.js";
 import { v3Entry, type V3Entry } from "./v3-index.js";
 import { AggregatedAnswerError, assertFromV3Storage, isAggregatedView } from "./v3-origin.js";
 
@@ -42,18 +42,9 @@ export function isStaleCopy(opts: EngineOptions, e: V3Entry, c: ConvertedObject,
   return isOurCopy(opts, e) && e.untouched === true && (e.sourceRv !== (c.source.resourceVersion ?? "") || e.hash !== hash);
 }
 
-/** The v3 object to write for a converted v1 object, with its owner references already mapped. */
-export function createBody(c: ConvertedObject, ownerReferences: OwnerReference[], migrationUid: string, schema: JsonSchema): KubeObject {
-  const m = c.v3.metadata;
-  const metadata: KubeObject["metadata"] = {
-    name: m.name,
-    annotations: { ...(m.annotations ?? {}), [Names.migratedBy]: migrationUid, [Names.sourceResourceVersion]: c.source.resourceVersion ?? "" },
-  };
-  if (m.namespace) metadata.namespace = m.namespace;
-  if (m.labels && Object.keys(m.labels).length) metadata.labels = m.labels;
-  if (ownerReferences.length) metadata.ownerReferences = ownerReferences;
-  // Fields the v3 schema does not know (legacy IPPool ipip, …) are dropped, as the API server would.
-  return { apiVersion: c.v3.apiVersion, kind: c.v3.kind, metadata, spec: pruneSpec(c.v3.spec, schema) };
+/** The v3 object to write for a converted v1 object (owner references already mapped): it records who made it and from which v1 resourceVersion. */
+export function copyBody(opts: EngineOptions, c: ConvertedObject, schema: JsonSchema, ownerReferences: OwnerReference[]): KubeObject {
+  return v3Body(c, schema, { annotations: { [Names.migratedBy]: opts.migrationUid, [Names.sourceResourceVersion]: c.source.resourceVersion ?? "" }, ownerReferences });
 }
 
 /** What an update of a stale copy came to. */

@@ -3,12 +3,14 @@
  * tuning and observation hooks.
  */
 import type { CalicoKind } from "../calico/kinds.js";
+import type { ConvertedObject } from "../convert/convert.js";
 import type { SchemaSet } from "../convert/schema.js";
 import type { KubeClient } from "../kube/client.js";
 import type { Clock } from "../kube/clock.js";
 import type { Logger } from "../kube/logger.js";
 import type { KubeObject } from "../kube/object.js";
 import type { ResourceRef } from "../kube/resource.js";
+import type { Conflict } from "./types.js";
 
 /** Outcome of one object, for metrics. */
 export type ObjectOutcome = "migrated" | "skipped" | "conflict" | "error";
@@ -39,4 +41,6 @@ export interface EngineOptions {
   v3Storage?: (kind: CalicoKind) => ResourceRef;
   /** Called with every copy this run created or updated, as the server stored it (the pre-copy relabels its managedFields). */
   afterWrite?: (ref: ResourceRef, stored: KubeObject) => Promise<void>;
+  /** A conflict found, with the converted v1 object and the v3 spec it differs from (undefined when its owner is the conflict). */
+  onConflict?: (conflict: Conflict, source: ConvertedObject, v3Spec: unknown) => void;
 }

@@ -1,7 +1,8 @@
 /**
  * The planner: everything that can be known before the lock, in one report — prerequisites,
  * built-in tier drift, per-kind counts, renames, name collisions, objects that cannot be
- * converted or that the v3 API would reject, foreign owner references, conflicts where v3
+ * converted or that the v3 API would reject, foreign owner references, v1 CRDs that are not
+ * copied (finalize deletes them), conflicts where v3
  * storage is readable, and the locked-window estimate. Shared by `calico-migrate plan` and the
  * controller's Pending phase; it changes nothing Calico or its users read.
  */
@@ -12,11 +13,13 @@ import { SchemaSet } from "../convert/schema.js";
 import type { KubeClient } from "../kube/client.js";
 import type { Discovery } from "../kube/discovery.js";
 import { objectKey } from "../kube/resource.js";
+import { DEFAULT_DRAIN_PERIOD_MS } from "./drain.js";
 import { scanForeignDependents, type ForeignScan } from "./foreign-owners.js";
 import { checkPrerequisites, CRDS, type Prerequisites } from "./prerequisites.js";
 import { runPass } from "./run-kinds.js";
 import { checkTierDrift, tierDriftMessage } from "./tier-drift.js";
 import type { Conflict, Rename } from "./types.js";
+import { uncopiedCrdsFinding, uncopiedV1Crds, type UncopiedCrd } from "./uncopied-crds.js";
 import { prerequisiteFindings, type Finding } from "./findings.js";
 
 /** Validation of converted objects by the API server (see validation.ts); injected to keep the planner testable. */
@@ -48,6 +51,8 @@ export interface PlanReport {
   total: number;
   renames: Rename[];
   foreign: ForeignScan | { skipped: string };
+  /** CRDs of crd.projectcalico.org the migration does not copy (finalize deletes them too), with their object counts. */
+  uncopiedV1Crds: UncopiedCrd[];
   /** Conflicts with existing v3 objects, or null when v3 storage is not readable yet. */
   conflicts: Conflict[] | null;
   conflictsNote: string;
@@ -131,6 +136,10 @@ export async function plan(options: PlanOptions): Promise<PlanReport> {
   }
   const total = kinds.reduce((n, k) => n + k.count, 0);
 
+  const uncopiedCrds = prerequisites.v1Crds.length ? await uncopiedV1Crds(client) : [];
+  const uncopied = uncopiedCrdsFinding(uncopiedCrds);
+  if (uncopied) findings.push(uncopied);
+
   let foreign: PlanReport["foreign"] = { skipped: "disabled" };
   if (options.scanForeignOwners ?? true) {
     foreign = await scanForeignDependents(client, discovery, { pageSize: options.pageSize, signal: options.signal });
@@ -173,7 +182,7 @@ export async function plan(options: PlanOptions): Promise<PlanReport> {
     conflictsNote = `${conflicts.length} conflict(s) with existing v3 objects`;
   }
 
-  const drainSeconds = options.drainSeconds ?? 10;
+  const drainSeconds = options.drainSeconds ?? DEFAULT_DRAIN_PERIOD_MS / 1000;
   const writeRate = Math.round(options.writeRate ?? measuredRate ?? DEFAULT_WRITE_RATE);
   return {
     prerequisites,
@@ -183,6 +192,7 @@ export async function plan(options: PlanOptions): Promise<PlanReport> {
     total,
     renames,
     foreign,
+    uncopiedV1Crds: uncopiedCrds,
     conflicts,
     conflictsNote,
     validated,

@@ -17,7 +17,7 @@ import { forEachConcurrent, forEachPulled, Limiter } from "./pool.js";
 import { readAhead } from "./read-ahead.js";
 import { specHash } from "./spec-hash.js";
 import { emptyKindResult, type KindResult } from "./types.js";
-import { createBody, fieldManagerOf, guardRenamedCreate, isOurCopy, isStaleCopy, removeStaleCopy, updateCopy, v3Of } from "./copy-writes.js";
+import { copyBody, fieldManagerOf, guardRenamedCreate, isOurCopy, isStaleCopy, removeStaleCopy, updateCopy, v3Of } from "./copy-writes.js";
 import { indexV3, v3Entry, type V3Entry } from "./v3-index.js";
 import { AggregatedAnswerError, assertFromV3Storage, isAggregatedView } from "./v3-origin.js";
 import { withRetries, type WriteRetryOptions } from "./write-retry.js";
@@ -183,10 +183,12 @@ async function processObject(
   const calicoRefs = refs.filter((r) => isCalicoApiVersion(r.apiVersion));
   if (calicoRefs.some((r) => session.conflicting.has(r.uid))) {
     session.conflicting.add(viewUid);
-    result.conflicts.push({
+    const conflict = {
       kind: kind.kind, namespace: c.v3.metadata.namespace, name: c.v3.metadata.name ?? "", diffs: [],
       reason: "its Calico owner is in conflict; it is created once the owner's conflict is resolved",
-    });
+    };
+    result.conflicts.push(conflict);
+    opts.onConflict?.(conflict, c, undefined);
     return;
   }
   if (mayDefer && calicoRefs.some((r) => !session.uidMap.has(r.uid))) {
@@ -203,7 +205,7 @@ async function processObject(
     if (uid) ownerReferences.push({ ...r, uid });
     else result.droppedOwnerReferences.push({ kind: kind.kind, namespace: c.v3.metadata.namespace, name: c.v3.metadata.name ?? "", owner: { kind: r.kind, name: r.name, uid: r.uid } });
   }
-  const body = createBody(c, ownerReferences, opts.migrationUid, schema);
+  const body = copyBody(opts, c, schema, ownerReferences);
   if (stale) {
     await refreshCopy(opts, session, c, result, schema, body, index, hash);
     return;
@@ -286,12 +288,14 @@ async function classifyExisting(
       if (!isNotFound(err)) throw err;
     }
   }
-  result.conflicts.push({
+  const conflict = {
     kind: c.kind.kind,
     namespace: c.v3.metadata.namespace,
     name: c.v3.metadata.name ?? "",
     diffs: specDiff(c.kind.kind, c.v3.spec, v3Spec ?? {}, schema),
-  });
+  };
+  result.conflicts.push(conflict);
+  opts.onConflict?.(conflict, c, v3Spec);
   opts.onOutcome?.(c.kind.kind, "conflict");
 }
 

@@ -13,6 +13,8 @@ import type { ResourceRef } from "../kube/resource.js";
 
 const NAMESPACES: ResourceRef = { group: "", version: "v1", plural: "namespaces", namespaced: false, kind: "Namespace" };
 export const VALIDATION_LEASE = "calico-datastore-migration-validation";
+/** Where the Lease lives unless the caller says otherwise: the controller's namespace (created if missing). */
+export const VALIDATION_LEASE_NAMESPACE = "calico-datastore-migration";
 const DURATION_S = 120;
 /** Renew when this much of the lease duration has passed. */
 export const RENEW_AFTER_MS = (DURATION_S * 1000) / 3;
@@ -26,7 +28,7 @@ export interface HeldLease {
 }
 
 /** Waits (up to 5 minutes) until the lease is free or expired, then takes it. */
-export async function acquireValidationLease(client: KubeClient, holder: string, namespace = "calico-datastore-migration", clock: Clock): Promise<HeldLease> {
+export async function acquireValidationLease(client: KubeClient, holder: string, namespace = VALIDATION_LEASE_NAMESPACE, clock: Clock): Promise<HeldLease> {
   try {
     await client.create(NAMESPACES, { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
   } catch (err) {

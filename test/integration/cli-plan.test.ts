@@ -17,6 +17,10 @@ import type { ForeignScan } from "../../src/migration/foreign-owners.js";
 import { kindByName, v1Resource } from "../../src/calico/kinds.js";
 import { collectionPath } from "../../src/kube/resource.js";
 import type { KubeObject } from "../../src/kube/object.js";
+import { LEASES } from "../../src/kube/leader-election.js";
+import { CRDS } from "../../src/migration/prerequisites.js";
+import { SCRATCH_GROUP } from "../../src/migration/validation.js";
+import { VALIDATION_LEASE, VALIDATION_LEASE_NAMESPACE } from "../../src/migration/validation-lease.js";
 import { resetApiServerMode } from "../harness/api-server-mode.js";
 import { captureIo, spawnCli, writeLegacyV1, type CapturedIo } from "../harness/cli.js";
 import { installControllerManifests } from "../harness/controller.js";
@@ -62,6 +66,14 @@ describe("calico-migrate plan", () => {
     assert.match(out, /Objects to migrate: 0 in 0 of 21 kinds/);
     assert.match(out, /Blockers: 0/);
     assert.match(out, /every converted object was dry-run against the v3 CRDs/);
+    // It says what it wrote for the validation, and those objects are gone again (the namespace stays).
+    assert.match(out, /written for it and removed again \(no Calico object was changed\):\n {4}- Namespace calico-datastore-migration, if missing .*\n {4}- Lease calico-datastore-migration\/calico-datastore-migration-validation .*deleted at the end\n {4}- a copy of every v3 CRD in the group validation\.migration\.projectcalico\.org: deleted at the end\n {4}- 4 copies of Calico's mutating admission policies and bindings/);
+    await assert.rejects(cluster.admin.get(LEASES, VALIDATION_LEASE, VALIDATION_LEASE_NAMESPACE), (e) => isNotFound(e), "the validation Lease is deleted");
+    // A deleted CRD goes once its storage is cleaned up: every scratch CRD left is on its way out.
+    const scratch = (await cluster.admin.listAll(CRDS)).filter((c) => (c.spec as { group: string }).group === SCRATCH_GROUP);
+    assert.deepEqual(scratch.filter((c) => !c.metadata.deletionTimestamp).map((c) => c.metadata.name), [], "the scratch CRDs are deleted");
+    const quick = await plan({ validate: false });
+    assert.match(quick.io.out(), /Server-side validation\n {2}skipped .*\n {2}nothing was written to the cluster\n/);
     assert.match(out, /Conflicts with existing v3 objects\n {2}not checked: .*APIService is unregistered/);
     assert.match(out, /Locked window\n {2}about \d+s \(10s drain, 0 objects at ~\d+\/s/);
     assert.deepEqual(parseNext(out), ["calico-migrate start"]);

@@ -9,14 +9,16 @@ import { Option, type Command } from "commander";
 import { DeletionDecision, deletionDecisionOf, MIGRATION_NAME, Names, Phase, phaseOf, type DatastoreMigration } from "../../api/datastore-migration.js";
 import { V1_GROUP } from "../../calico/kinds.js";
 import { crdNames } from "../../migration/prerequisites.js";
-import { rollbackSafety } from "../../controller/rollback-safety.js";
+import { rollbackSafety } from "../../migration/rollback-safety.js";
 import type { KubeClient } from "../../kube/client.js";
 import { RefusedError } from "../errors.js";
 import { examples, globalsOf, timeoutOption, yesOption } from "../flags.js";
 import type { CliIo } from "../io.js";
 import { nextSteps, remapDisabled } from "../lib/next-steps.js";
 import { renderNext } from "../render/output.js";
-import { CR_DISPLAY_NAME, getMigration, isOperatorManaged, requireServedVersion, withSession, type GlobalOptions } from "../session.js";
+import { getMigration } from "../../api/read-migration.js";
+import { isOperatorManaged } from "../../migration/operator.js";
+import { CR_DISPLAY_NAME, requireServedVersion, withSession, type GlobalOptions } from "../session.js";
 import { confirmOrRefuse, deleteIfUnchanged, followUntilGone } from "../teardown.js";
 
 /** Options of `abort`. */

@@ -12,7 +12,9 @@ import { nextSteps, watchCommand } from "../lib/next-steps.js";
 import { colorEnabled, palette } from "../render/color.js";
 import { renderConflict } from "../render/conflicts.js";
 import { renderNext, writeStructured, type OutputFormat } from "../render/output.js";
-import { getMigration, isOperatorManaged, servedVersion, withSession, type GlobalOptions } from "../session.js";
+import { getMigration } from "../../api/read-migration.js";
+import { isOperatorManaged } from "../../migration/operator.js";
+import { servedVersion, withSession, type GlobalOptions } from "../session.js";
 
 /** Options of `conflicts`. */
 export interface ConflictsOptions extends GlobalOptions {

@@ -5,25 +5,24 @@
  */
 import fs from "node:fs";
 import os from "node:os";
-import { parseArgs } from "node:util";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import { pino } from "pino";
 import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { DEFAULT_CONFIG, type ControllerConfig } from "../../controller/config.js";
 import { Manager } from "../../controller/manager.js";
 import { KubeClient } from "../../kube/client.js";
 import { systemClock } from "../../kube/clock.js";
-import { parseDuration } from "../../kube/duration.js";
+import { formatDuration } from "../../kube/duration.js";
 import { isAlreadyExists, isForbidden, isNotFound } from "../../kube/errors.js";
 import { startHttpServer } from "../../kube/http-server.js";
 import { loadClientConfig } from "../../kube/kubeconfig.js";
 import { LeaderElector } from "../../kube/leader-election.js";
 import type { Logger } from "../../kube/logger.js";
-import { UsageError } from "../errors.js";
-import type { CliIo } from "../io.js";
+import { examples, globalsOf, parseDurationFlag } from "../flags.js";
 
-/** What the `controller` command receives: its own arguments (flags passed through) and the global kubeconfig flags. */
-export interface ControllerCommandInput {
-  args: string[];
+/** Options of `controller`: the configuration and the global kubeconfig flags. */
+export interface ControllerCommandOptions {
+  config: ControllerConfig;
   kubeconfig?: string;
   context?: string;
   /** Stops the controller (tests); default SIGINT/SIGTERM. */
@@ -33,83 +32,74 @@ export interface ControllerCommandInput {
 const SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 const NAMESPACES = { group: "", version: "v1", plural: "namespaces", namespaced: false, kind: "Namespace" } as const;
 
-export const CONTROLLER_HELP = `Run the DatastoreMigration controller.
+/** A positive whole number flag, or commander's usage error. */
+function positiveInt(value: string): number {
+  if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError(`expected a positive whole number, got "${value}"`);
+  return Number(value);
+}
 
-Usage: calico-migrate controller [flags]
+/** A duration flag whose default is shown the way it is typed. */
+function durationOption(flags: string, description: string, defaultMs: number): Option {
+  return new Option(flags, description).argParser(parseDurationFlag).default(defaultMs, formatDuration(defaultMs));
+}
 
-Flags:
-  --kubeconfig PATH                 kubeconfig (default: in-cluster, then $KUBECONFIG)
-  --context NAME                    kubeconfig context
-  --drain-period DURATION           wait after locking v1 before unregistering the APIService (default 10s)
-  --poll-interval DURATION          how often blocked or waiting states are re-checked (default 10s)
-  --copy-concurrency N              writes in flight during the copy (default ${DEFAULT_CONFIG.copyConcurrency})
-  --leader-elect                    hold a Lease so only one replica acts (default off)
-  --namespace NAME                  the controller's namespace for its Lease and report
-                                    (default: the pod's namespace in-cluster, else calico-datastore-migration)
-  --locked-warning DURATION         warn when the datastore stays locked longer (default 5m)
-  --components-namespace NAME       where calico-node, calico-typha, calico-kube-controllers run
-                                    (default: calico-system if calico-node is there, else kube-system)
-  --metrics-bind-address ADDR       /metrics (default :8080; 0 disables)
-  --health-probe-bind-address ADDR  /healthz and /readyz (default :8081; 0 disables)
-  --no-validate                     skip the server-side dry-run validation in Pending
+/** The flags as commander hands them over. */
+interface RawControllerFlags {
+  drainPeriod: number;
+  pollInterval: number;
+  copyConcurrency: number;
+  leaderElect: boolean;
+  namespace?: string;
+  lockedWarning: number;
+  componentsNamespace?: string;
+  metricsBindAddress: string;
+  healthProbeBindAddress: string;
+  validate: boolean;
+}
 
-Examples:
-  calico-migrate controller --kubeconfig ~/.kube/config
-  calico-migrate controller --leader-elect --metrics-bind-address=:9873 --health-probe-bind-address=:9874
-`;
-
-/** Parses the flags into a configuration (usage errors name the flag and what was expected). */
-export function parseControllerFlags(args: string[], inClusterNamespace?: string): { config: ControllerConfig; kubeconfig?: string; context?: string; help: boolean } {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        kubeconfig: { type: "string" }, context: { type: "string" },
-        "drain-period": { type: "string" }, "poll-interval": { type: "string" },
-        "copy-concurrency": { type: "string" }, "leader-elect": { type: "boolean" }, namespace: { type: "string" },
-        "locked-warning": { type: "string" }, "components-namespace": { type: "string" },
-        "metrics-bind-address": { type: "string" }, "health-probe-bind-address": { type: "string" },
-        "no-validate": { type: "boolean" }, help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (err) {
-    throw new UsageError(`controller: ${(err as Error).message} (see calico-migrate controller --help)`);
-  }
-  const v = parsed.values;
-  const duration = (flag: string, value: string | undefined, fallback: number) => {
-    if (value === undefined) return fallback;
-    try {
-      return parseDuration(value);
-    } catch (err) {
-      throw new UsageError(`--${flag}: ${(err as Error).message}`);
-    }
-  };
-  const int = (flag: string, value: string | undefined, fallback: number) => {
-    if (value === undefined) return fallback;
-    if (!/^[1-9]\d*$/.test(value)) throw new UsageError(`--${flag}: expected a positive whole number, got "${value}"`);
-    return Number(value);
-  };
+/** The configuration from the parsed flags; the namespace defaults to the pod's in-cluster. */
+export function controllerConfig(raw: RawControllerFlags, inClusterNamespace?: string): ControllerConfig {
   return {
-    help: v.help ?? false,
-    kubeconfig: v.kubeconfig,
-    context: v.context,
-    config: {
-      ...DEFAULT_CONFIG,
-      drainPeriodMs: duration("drain-period", v["drain-period"], DEFAULT_CONFIG.drainPeriodMs),
-      pollIntervalMs: duration("poll-interval", v["poll-interval"], DEFAULT_CONFIG.pollIntervalMs),
-      lockedWarningMs: duration("locked-warning", v["locked-warning"], DEFAULT_CONFIG.lockedWarningMs),
-      copyConcurrency: int("copy-concurrency", v["copy-concurrency"], DEFAULT_CONFIG.copyConcurrency),
-      leaderElect: v["leader-elect"] ?? false,
-      namespace: v.namespace ?? inClusterNamespace ?? DEFAULT_CONFIG.namespace,
-      componentsNamespace: v["components-namespace"],
-      metricsBindAddress: v["metrics-bind-address"] ?? DEFAULT_CONFIG.metricsBindAddress,
-      healthProbeBindAddress: v["health-probe-bind-address"] ?? DEFAULT_CONFIG.healthProbeBindAddress,
-      validate: !(v["no-validate"] ?? false),
-    },
+    ...DEFAULT_CONFIG,
+    drainPeriodMs: raw.drainPeriod,
+    pollIntervalMs: raw.pollInterval,
+    lockedWarningMs: raw.lockedWarning,
+    copyConcurrency: raw.copyConcurrency,
+    leaderElect: raw.leaderElect,
+    namespace: raw.namespace ?? inClusterNamespace ?? DEFAULT_CONFIG.namespace,
+    componentsNamespace: raw.componentsNamespace,
+    metricsBindAddress: raw.metricsBindAddress,
+    healthProbeBindAddress: raw.healthProbeBindAddress,
+    validate: raw.validate,
   };
+}
+
+/** Registers `controller`, with the same flag parser and help as every other command. */
+export function registerController(program: Command): void {
+  const d = DEFAULT_CONFIG;
+  program
+    .command("controller")
+    .description("run the DatastoreMigration controller (in-cluster, or with --kubeconfig/--context)")
+    .configureHelp({ showGlobalOptions: true })
+    .addOption(durationOption("--drain-period <duration>", "wait after locking v1 before unregistering the APIService", d.drainPeriodMs))
+    .addOption(durationOption("--poll-interval <duration>", "how often blocked or waiting states are re-checked", d.pollIntervalMs))
+    .addOption(new Option("--copy-concurrency <n>", "writes in flight during the copy").argParser(positiveInt).default(d.copyConcurrency))
+    .addOption(new Option("--leader-elect", "hold a Lease so only one replica acts").default(false))
+    .option("--namespace <name>", `the controller's namespace for its Lease and report (default: the pod's namespace in-cluster, else ${d.namespace})`)
+    .addOption(durationOption("--locked-warning <duration>", "warn when the datastore stays locked longer", d.lockedWarningMs))
+    .option("--components-namespace <name>", "where calico-node, calico-typha and calico-kube-controllers run (default: calico-system if calico-node is there, else kube-system)")
+    .addOption(new Option("--metrics-bind-address <addr>", "/metrics (0 disables)").default(d.metricsBindAddress))
+    .addOption(new Option("--health-probe-bind-address <addr>", "/healthz and /readyz (0 disables)").default(d.healthProbeBindAddress))
+    .option("--no-validate", "skip the server-side dry-run validation in Pending")
+    .addHelpText("after", examples(
+      "calico-migrate controller --kubeconfig ~/.kube/config",
+      "calico-migrate controller --leader-elect --metrics-bind-address=:9873 --health-probe-bind-address=:9874",
+    ))
+    .action(async (raw: RawControllerFlags, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const inClusterNamespace = fs.existsSync(SA_NAMESPACE_FILE) ? fs.readFileSync(SA_NAMESPACE_FILE, "utf8").trim() : undefined;
+      await runController({ config: controllerConfig(raw, inClusterNamespace), kubeconfig: g.kubeconfig, context: g.context });
+    });
 }
 
 /** True when the namespace exists or could be created. */
@@ -131,16 +121,10 @@ async function ensureNamespace(client: KubeClient, name: string, log: Logger): P
 }
 
 /** Runs the controller until the signal (or SIGINT/SIGTERM) stops it, or leadership is lost. */
-export async function runControllerCommand(input: ControllerCommandInput, io: CliIo): Promise<void> {
-  const inClusterNamespace = fs.existsSync(SA_NAMESPACE_FILE) ? fs.readFileSync(SA_NAMESPACE_FILE, "utf8").trim() : undefined;
-  const flags = parseControllerFlags(input.args, inClusterNamespace);
-  if (flags.help) {
-    io.stdout.write(CONTROLLER_HELP);
-    return;
-  }
-  const { config } = flags;
+export async function runController(input: ControllerCommandOptions): Promise<void> {
+  const { config } = input;
   const log = pino({ base: { component: "calico-datastore-migration" } }) as unknown as Logger;
-  const client = new KubeClient(await loadClientConfig({ kubeconfig: flags.kubeconfig ?? input.kubeconfig, context: flags.context ?? input.context }, {
+  const client = new KubeClient(await loadClientConfig({ kubeconfig: input.kubeconfig, context: input.context }, {
     userAgent: "calico-datastore-migration/controller", maxSockets: Math.max(32, config.copyConcurrency * 6),
   }));
   const registry = new Registry();

@@ -1,6 +1,7 @@
 /**
- * `calico-migrate plan`: the controller's own planner as a report, changing nothing users read
- * (the scratch validation CRDs aside). Exit 1 when something blocks the migration.
+ * `calico-migrate plan`: the controller's own planner as a report. It changes no Calico object;
+ * its server-side validation writes scratch objects and removes them again, and says so (help and
+ * report). Exit 1 when something blocks the migration.
  * `--emit-rbac` prints the optional foreign-owner RBAC scoped to what the plan found.
  */
 import type { Command } from "commander";
@@ -8,6 +9,7 @@ import { Option } from "commander";
 import YAML from "yaml";
 import { plan, type PlanReport, type Validator } from "../../migration/planner.js";
 import { validateWithServer } from "../../migration/validation.js";
+import { validationWritesHelp } from "../../migration/validation-writes.js";
 import type { KubeClient } from "../../kube/client.js";
 import type { Discovery } from "../../kube/discovery.js";
 import { RefusedError } from "../errors.js";
@@ -85,10 +87,11 @@ function emitRbac(report: PlanReport, io: CliIo): void {
 export function registerPlan(program: Command, io: CliIo): void {
   program
     .command("plan")
-    .description("report what the migration would do and what blocks it, changing nothing (exit 1 when blocked)")
+    .description("report what the migration would do and what blocks it (exit 1 when blocked); changes no Calico object, but its validation writes scratch objects and removes them (see below)")
     .addOption(outputOption())
     .option("--no-validate", "skip the server-side dry-run of every converted object against the v3 CRDs")
     .addOption(new Option("--emit-rbac", "print only a ClusterRole and binding that let the controller protect the non-Calico objects with Calico owners this plan found").default(false))
+    .addHelpText("after", `\nWhat plan writes:\n${validationWritesHelp().map((l) => `  ${l}`).join("\n")}`)
     .addHelpText("after", examples(
       "# Everything the migration would do, and every blocker with its fix",
       "calico-migrate plan",

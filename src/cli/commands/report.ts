@@ -3,7 +3,7 @@
  * timings, from the report the controller persists (ConfigMaps in its namespace).
  */
 import { Option, type Command } from "commander";
-import { ReportStore } from "../../controller/report.js";
+import { ReportStore } from "../../migration/report-store.js";
 import { silentLogger } from "../../kube/logger.js";
 import { RefusedError } from "../errors.js";
 import { examples, globalsOf, outputOption } from "../flags.js";

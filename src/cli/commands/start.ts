@@ -21,7 +21,9 @@ import type { CliIo } from "../io.js";
 import { nextSteps, watchCommand } from "../lib/next-steps.js";
 import { colorEnabled, palette } from "../render/color.js";
 import { renderNext } from "../render/output.js";
-import { CR_DISPLAY_NAME, getMigration, isOperatorManaged, requireServedVersion, withSession, type GlobalOptions } from "../session.js";
+import { getMigration } from "../../api/read-migration.js";
+import { isOperatorManaged } from "../../migration/operator.js";
+import { CR_DISPLAY_NAME, requireServedVersion, withSession, type GlobalOptions } from "../session.js";
 import { runPlanner } from "./plan.js";
 import { followMigration } from "./watch.js";
 

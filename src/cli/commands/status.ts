@@ -9,7 +9,9 @@ import { nextSteps } from "../lib/next-steps.js";
 import { colorEnabled, palette } from "../render/color.js";
 import { migrationView, renderStatus } from "../render/migration.js";
 import { renderNext, writeStructured, type OutputFormat } from "../render/output.js";
-import { countV1, crdMissing, getMigration, isOperatorManaged, servedVersion, withSession, type GlobalOptions } from "../session.js";
+import { getMigration } from "../../api/read-migration.js";
+import { isOperatorManaged } from "../../migration/operator.js";
+import { countV1, crdMissing, servedVersion, withSession, type GlobalOptions } from "../session.js";
 
 /** Options of `status`. */
 export interface StatusOptions extends GlobalOptions {

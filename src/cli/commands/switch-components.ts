@@ -6,7 +6,7 @@
  */
 import { Option, type Command } from "commander";
 import { MIGRATION_NAME, Phase, phaseOf } from "../../api/datastore-migration.js";
-import { COMPONENTS, componentsNamespace, V3_API_GROUP } from "../../controller/components.js";
+import { COMPONENTS, componentsNamespace } from "../../migration/components.js";
 import type { KubeClient } from "../../kube/client.js";
 import { formatDuration } from "../../kube/duration.js";
 import { isNotFound } from "../../kube/errors.js";
@@ -19,8 +19,10 @@ import { sleeperOf, type CliIo } from "../io.js";
 import { nextSteps } from "../lib/next-steps.js";
 import { renderNext } from "../render/output.js";
 import { clockTime } from "../render/progress.js";
-import { API_GROUP_ENV, envPatch, rolloutState } from "../lib/rollout.js";
-import { getMigration, isOperatorManaged, requireServedVersion, withSession, type GlobalOptions } from "../session.js";
+import { API_GROUP_ENV, envPatch, rolloutState, V3_API_GROUP } from "../../migration/rollout.js";
+import { getMigration } from "../../api/read-migration.js";
+import { isOperatorManaged } from "../../migration/operator.js";
+import { requireServedVersion, withSession, type GlobalOptions } from "../session.js";
 
 /** Options of `switch-components`. */
 export interface SwitchComponentsOptions extends GlobalOptions {

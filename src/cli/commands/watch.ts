@@ -13,7 +13,9 @@ import { sleeperOf, type CliIo } from "../io.js";
 import { nextSteps, reached, type NextContext } from "../lib/next-steps.js";
 import { colorEnabled, palette } from "../render/color.js";
 import type { OutputFormat } from "../render/output.js";
-import { countV1, getMigration, isOperatorManaged, requireServedVersion, withSession, type GlobalOptions, type Session } from "../session.js";
+import { getMigration } from "../../api/read-migration.js";
+import { isOperatorManaged } from "../../migration/operator.js";
+import { countV1, requireServedVersion, withSession, type GlobalOptions, type Session } from "../session.js";
 import { WatchPrinter } from "../watch-printer.js";
 
 /** Options of `watch`. */

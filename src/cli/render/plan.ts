@@ -1,9 +1,11 @@
 /**
  * The plan report as text: prerequisites, per-kind counts, renames, blockers with their fixes,
- * warnings, foreign owner references, validation, conflicts and the locked-window estimate.
+ * warnings, foreign owner references, v1 CRDs that are not migrated, validation, conflicts and
+ * the locked-window estimate.
  */
 import type { Finding } from "../../migration/findings.js";
 import type { PlanReport } from "../../migration/planner.js";
+import { validationWrites } from "../../migration/validation-writes.js";
 import type { Palette } from "./color.js";
 import { COPY_ORDER } from "./progress.js";
 import { renderTable } from "./table.js";
@@ -81,10 +83,20 @@ export function renderPlan(r: PlanReport, p: Palette): string[] {
     for (const n of f.notScanned) out.push(`  ${p.yellow("!")} not scanned: ${n.resource} (${n.reason})`);
   }
 
+  if (r.uncopiedV1Crds.length) {
+    out.push("", p.bold(`v1 CRDs not migrated: ${r.uncopiedV1Crds.length}`));
+    out.push("  kinds in crd.projectcalico.org that the migration does not copy; finalize deletes every CRD of the group, these and their objects included:");
+    out.push(...renderTable(["crd", "objects"], r.uncopiedV1Crds.map((c) => [c.name, c.objects ?? `? (${c.reason ?? "not counted"})`]), { indent: "    " }).split("\n"));
+  }
+
   out.push("", p.bold("Server-side validation"));
   out.push(r.validated
     ? `  every converted object was dry-run against the v3 CRDs and admission policies: ${r.blockers.filter((b) => b.code === "InvalidObject").length} rejected`
     : "  skipped (--no-validate, or conversion errors came first): objects the v3 API rejects would fail inside the locked window");
+  // The one place plan writes to the cluster: say what, and that it is gone again.
+  out.push(r.validated
+    ? `  written for it and removed again (no Calico object was changed):\n${validationWrites().map((w) => `    - ${w}`).join("\n")}`
+    : "  nothing was written to the cluster");
 
   out.push("", p.bold("Conflicts with existing v3 objects"));
   if (r.conflicts === null) out.push(`  not checked: ${r.conflictsNote}`);

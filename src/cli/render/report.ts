@@ -2,7 +2,7 @@
  * The persisted migration report as sections (title, lines, table), rendered as plain text or
  * Markdown: what was migrated, renamed, skipped, conflicting and remapped, with timings.
  */
-import type { MigrationReport } from "../../controller/report.js";
+import type { MigrationReport } from "../../migration/report-store.js";
 import { formatElapsed } from "./progress.js";
 import { renderMarkdownTable, renderTable, type Cell } from "./table.js";
 

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { KubeObject } from "../../kube/object.js";
-import { daemonSetRollout, deploymentRollout, envPatch } from "./rollout.js";
+import type { KubeObject } from "../kube/object.js";
+import { daemonSetRollout, deploymentRollout, envPatch, rolloutState, switchState } from "./rollout.js";
 
 const node: KubeObject = {
   kind: "DaemonSet",
@@ -44,4 +44,23 @@ test("deployment rollout messages follow kubectl rollout status", () => {
   assert.equal(deploymentRollout(d({ replicas: 2 }, { updatedReplicas: 2, replicas: 2, availableReplicas: 1 })).message, 'Waiting for deployment "calico-typha" rollout to finish: 1 of 2 updated replicas are available...');
   assert.equal(deploymentRollout(d({ replicas: 2 }, { updatedReplicas: 2, replicas: 2, availableReplicas: 2 })).done, true);
   assert.match(deploymentRollout(d({}, { conditions: [{ type: "Progressing", reason: "ProgressDeadlineExceeded" }] })).error ?? "", /exceeded its progress deadline/);
+});
+
+test("switchState: one rule for the controller's Complete and rollback checks — every container, or any container or init container", () => {
+  const spec = (containers: object[], initContainers: object[] = []): KubeObject => ({ metadata: {}, spec: { template: { spec: { containers, initContainers } } } });
+  const v3 = { name: "CALICO_API_GROUP", value: "projectcalico.org/v3" };
+  assert.deepEqual(switchState(node), { all: false, any: false }, "a valueFrom beside the value does not count");
+  assert.deepEqual(switchState(spec([{ name: "a", env: [v3] }, { name: "b" }])), { all: false, any: true });
+  assert.deepEqual(switchState(spec([{ name: "a", env: [v3] }], [{ name: "init" }])), { all: true, any: true }, "init containers are patched but not required");
+  assert.deepEqual(switchState(spec([{ name: "a" }], [{ name: "init", env: [v3] }])), { all: false, any: true }, "an init container on v3 already makes a rollback unsafe");
+  assert.deepEqual(switchState(spec([])), { all: false, any: false });
+  // What envPatch leaves nothing to do for is switched, and the other way round.
+  const patched = spec([{ name: "a", env: [v3] }], [{ name: "init", env: [v3] }]);
+  assert.equal(envPatch(patched).patch, undefined);
+  assert.equal(switchState(patched).all, true);
+});
+
+test("rolloutState picks the kubectl rule by kind (the controller's Converged → Complete gate uses it too)", () => {
+  assert.equal(rolloutState({ ...node, status: { observedGeneration: 2, desiredNumberScheduled: 3, updatedNumberScheduled: 3, numberAvailable: 3 } }).done, true);
+  assert.equal(rolloutState({ kind: "Deployment", metadata: { name: "t", generation: 1 }, spec: { replicas: 1 }, status: { observedGeneration: 1, updatedReplicas: 1, replicas: 1, availableReplicas: 0 } }).done, false);
 });

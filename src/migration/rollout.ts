@@ -1,13 +1,17 @@
 /**
- * Switching a component to the v3 API group and following its rollout, the way
- * `kubectl set env` and `kubectl rollout status` do: a strategic-merge patch of the env var on
- * every container and init container, then kubectl's own status messages. Pure.
+ * The one rule for "switched to the v3 API group and rolled out", used by the controller (to
+ * move Converged → Complete and to judge a rollback) and by `calico-migrate switch-components`
+ * (to patch and to follow), so the two can never disagree: the env var on the containers, a
+ * strategic-merge patch that sets it the way `kubectl set env` does, and the rollout state the
+ * way `kubectl rollout status` reports it. Pure.
  */
-import type { KubeObject } from "../../kube/object.js";
-import { V3_API_GROUP } from "../../controller/components.js";
+import { V3_GROUP, V3_VERSION } from "../calico/kinds.js";
+import type { KubeObject } from "../kube/object.js";
 
 /** The env var the components read. */
 export const API_GROUP_ENV = "CALICO_API_GROUP";
+/** Its value once a component reads the v3 CRDs. */
+export const V3_API_GROUP = `${V3_GROUP}/${V3_VERSION}`;
 
 interface EnvVar {
   name: string;
@@ -36,9 +40,35 @@ function podSpec(obj: KubeObject): PodSpec {
   return (obj.spec as { template?: { spec?: PodSpec } } | undefined)?.template?.spec ?? {};
 }
 
-function needs(c: Container): boolean {
+/** The container runs with CALICO_API_GROUP=projectcalico.org/v3 (a valueFrom beside the value makes the variable invalid). */
+function runsWithV3(c: Container): boolean {
   const e = c.env?.find((v) => v.name === API_GROUP_ENV);
-  return e?.value !== V3_API_GROUP || e.valueFrom !== undefined;
+  return e?.value === V3_API_GROUP && e.valueFrom === undefined;
+}
+
+function needs(c: Container): boolean {
+  return !runsWithV3(c);
+}
+
+/** Whether a workload is switched: every (main) container runs with the v3 API group; some container or init container does. */
+export interface SwitchState {
+  /**
+   * Every container has it. Init containers are patched too but not required: they run once at
+   * pod start, and the rollout that follows the patch restarts them with the new value anyway.
+   */
+  all: boolean;
+  /** Some container or init container has it: enough to call a rollback unsafe. */
+  any: boolean;
+}
+
+/** How far a DaemonSet or Deployment is switched to the v3 API group. */
+export function switchState(obj: KubeObject): SwitchState {
+  const spec = podSpec(obj);
+  const containers = spec.containers ?? [];
+  return {
+    all: containers.length > 0 && containers.every(runsWithV3),
+    any: [...containers, ...(spec.initContainers ?? [])].some(runsWithV3),
+  };
 }
 
 function entry(c: Container): Record<string, unknown> {
