@@ -55,6 +55,11 @@ export const Names = {
   deletionDecisionReason: "migration.projectcalico.org/deletion-decision-reason",
   /** Set while a locked window that had to end early is being rolled back to API-server mode. */
   restorePending: "migration.projectcalico.org/restore-pending",
+  /**
+   * Set once a restore to API-server mode has removed this migration's v3 objects: an aggregated
+   * APIService found registered afterwards is the restored one, not one re-created in front of them.
+   */
+  v3CleanedUp: "migration.projectcalico.org/v3-cleaned-up",
   calicoMetadata: "projectcalico.org/metadata",
 } as const;
 
@@ -78,6 +83,8 @@ export const ConditionType = {
   LockedTooLong: "LockedTooLong",
   OtherMigrations: "OtherMigrations",
   AnotherWriter: "AnotherWriter",
+  /** Resources the controller cannot list while it must find the dependents it detached. */
+  ForeignOwnersNotScanned: "ForeignOwnersNotScanned",
 } as const;
 export const ConditionReason = {
   ResourceMismatch: "ResourceMismatch",
