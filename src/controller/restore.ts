@@ -8,7 +8,7 @@
 import { ConditionReason, ConditionType, DeletionDecision, deletionDecisionOf, Names, Phase, phaseOf, type DatastoreMigration } from "../api/datastore-migration.js";
 import { CALICO_KINDS, v3Resource } from "../calico/kinds.js";
 import { ApiError, describeError, isForbidden, isNotFound } from "../kube/errors.js";
-import { getAggregatedApiService, restoreApiService } from "../migration/apiservice.js";
+import { APISERVICE_NAME, getAggregatedApiService, restoreApiService } from "../migration/apiservice.js";
 import { getV3ClusterInformation, restoreV3ClusterInformation, unlockV1 } from "../migration/datastore-lock.js";
 import { redetachForeignOwners, restoreForeignOwners } from "../migration/foreign-owners.js";
 import { ensureApiServiceGone } from "./apiservice-gone.js";
@@ -54,6 +54,9 @@ export async function restoreApiServerMode(ctx: ControllerContext, dm: Datastore
     protectedLeft.push(...(await deleteOurV3Objects(ctx, uid)));
     // 3. v3 ClusterInformation: deleted if ours, unlocked if we only locked it.
     await restoreV3ClusterInformation(ctx.client, uid);
+    // Registered again meanwhile, the lists above may have reached the aggregated API and missed
+    // our objects: the next attempt takes it away again.
+    if (await getAggregatedApiService(ctx.client)) throw new Error(`the aggregated APIService ${APISERVICE_NAME} was registered again during the v3 cleanup; retrying`);
     // Recorded before the APIService comes back: from then on one found registered is ours.
     if (dm.metadata.annotations?.[Names.v3CleanedUp] !== "true") dm = await patchMetadata(ctx, dm, { annotations: { [Names.v3CleanedUp]: "true" } });
   }
