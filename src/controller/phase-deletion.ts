@@ -15,7 +15,7 @@ import { patchMetadata, setMessage, type ControllerContext } from "./context.js"
 import { done, requeueAfter, type Result } from "./outcome.js";
 import { decideAtConverged, decisionReason } from "./converged-decision.js";
 import { handleConverged } from "./phase-converged.js";
-import { restoreApiServerMode, touchedCluster } from "./restore.js";
+import { RESTORE_WAITS, restoreApiServerMode, touchedCluster } from "./restore.js";
 import { saveRestoreReport } from "./report-builder.js";
 
 /** Handles a CR with a deletionTimestamp. */
@@ -87,7 +87,8 @@ async function cleanupV1Crds(ctx: ControllerContext, dm: DatastoreMigration): Pr
 
 /** Abort: API server mode restored (see restore.ts), the report told what was left, then the finalizer goes. */
 async function abort(ctx: ControllerContext, dm: DatastoreMigration): Promise<Result> {
-  dm = await setMessage(ctx, dm, "Aborting: removing the v3 objects this migration created and restoring API server mode");
+  // A waiting abort keeps saying why it waits (no two writes per poll).
+  if (!dm.status?.message?.startsWith(`Aborting: ${RESTORE_WAITS}`)) dm = await setMessage(ctx, dm, "Aborting: removing the v3 objects this migration created and restoring API server mode");
   const restored = await restoreApiServerMode(ctx, dm);
   dm = restored.dm;
   await saveRestoreReport(ctx, dm, "Aborted", restored);

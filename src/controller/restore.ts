@@ -18,6 +18,9 @@ import { remapForeignEnabled } from "./engine.js";
 import { checkDetachedScannable, notScannedMessage, type NotScanned } from "./foreign-scan-status.js";
 import { saveRestoreReport } from "./report-builder.js";
 
+/** How the message of a restore that waits begins. */
+export const RESTORE_WAITS = "Restoring API server mode waits";
+
 /** A restore either finished (the built-in tiers it had to leave in v3 listed) or must wait. */
 export type Restored =
   | { done: true; dm: DatastoreMigration; protectedTiersLeft: string[] }
@@ -33,7 +36,7 @@ export async function restoreApiServerMode(ctx: ControllerContext, dm: Datastore
     const check = await checkDetachedScannable(ctx, dm);
     dm = check.dm;
     if (check.notScanned.length) {
-      return { done: false, dm, notScanned: check.notScanned, message: `Restoring API server mode waits: ${notScannedMessage(check.notScanned)}; it goes on by itself once they can be listed` };
+      return { done: false, dm, notScanned: check.notScanned, message: `${RESTORE_WAITS}: ${notScannedMessage(check.notScanned)}; it goes on by itself once they can be listed` };
     }
   }
   let aggregated = await getAggregatedApiService(ctx.client);
