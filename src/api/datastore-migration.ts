@@ -55,6 +55,11 @@ export const Names = {
   deletionDecisionReason: "migration.projectcalico.org/deletion-decision-reason",
   /** Set while a locked window that had to end early is being rolled back to API-server mode. */
   restorePending: "migration.projectcalico.org/restore-pending",
+  /**
+   * Set once a restore to API-server mode has removed this migration's v3 objects: an aggregated
+   * APIService found registered afterwards is the restored one, not one re-created in front of them.
+   */
+  v3CleanedUp: "migration.projectcalico.org/v3-cleaned-up",
   calicoMetadata: "projectcalico.org/metadata",
   /** On a copy: the v1 resourceVersion it was made from (the v1 object is unchanged while they are equal). */
   sourceResourceVersion: "migration.projectcalico.org/source-resource-version",
@@ -86,6 +91,8 @@ export const ConditionType = {
   AnotherWriter: "AnotherWriter",
   /** The pre-copy before the lock: True when it ran, False (DoorRefused) when the copy falls back to the locked window. */
   PreCopy: "PreCopy",
+  /** Resources the controller cannot list while it must find the dependents it detached. */
+  ForeignOwnersNotScanned: "ForeignOwnersNotScanned",
 } as const;
 export const ConditionReason = {
   ResourceMismatch: "ResourceMismatch",

@@ -2,7 +2,9 @@
  * Deletion of the CR (the finalizer): after Complete, delete the v1 CRDs and hold the finalizer
  * until they are really gone; before Converged, abort and put the cluster back in API-server
  * mode; at Converged, roll back only when it is provably safe, otherwise drive on to Complete
- * (decided once and recorded on the CR); after Failed, restore whatever the migration changed.
+ * (decided once and recorded on the CR); after Failed, restore whatever the migration changed,
+ * unless it failed past Converged without a rollback. An abort that cannot find every dependent
+ * it detached keeps the finalizer until it can.
  */
 import { DeletionDecision, deletionDecisionOf, Names, Phase, phaseOf, type DatastoreMigration } from "../api/datastore-migration.js";
 import { V1_GROUP } from "../calico/kinds.js";
@@ -11,9 +13,10 @@ import { nudgeTerminatingCrd } from "../migration/crd-nudge.js";
 import { CRDS } from "../migration/prerequisites.js";
 import { patchMetadata, setMessage, type ControllerContext } from "./context.js";
 import { done, requeueAfter, type Result } from "./outcome.js";
+import { decideAtConverged, decisionReason } from "./converged-decision.js";
 import { handleConverged } from "./phase-converged.js";
-import { restoreApiServerMode, touchedCluster } from "./restore.js";
-import { rollbackSafety } from "../migration/rollback-safety.js";
+import { RESTORE_WAITS, restoreApiServerMode, touchedCluster } from "./restore.js";
+import { saveRestoreReport } from "./report-builder.js";
 
 /** Handles a CR with a deletionTimestamp. */
 export async function handleDeletion(ctx: ControllerContext, dm: DatastoreMigration): Promise<Result> {
@@ -23,12 +26,14 @@ export async function handleDeletion(ctx: ControllerContext, dm: DatastoreMigrat
     case Phase.Complete:
       return cleanupV1Crds(ctx, dm);
     case Phase.Failed:
+      // Failed at Converged or later without a rollback: the v3 data stays, whatever the deletion.
+      if (deletionDecisionOf(dm) === DeletionDecision.Complete) return leaveAsIs(ctx, dm);
       // Failed after the lock (or after the APIService went): deletion still restores everything.
       return touchedCluster(dm) ? abort(ctx, dm) : removeFinalizer(ctx, dm);
     case Phase.Converged: {
-      dm = await decideAtConverged(ctx, dm);
+      dm = await decideAtConverged(ctx, dm, "deletion");
       if (deletionDecisionOf(dm) === DeletionDecision.Rollback) return abort(ctx, dm);
-      const reason = dm.metadata.annotations?.[Names.deletionDecisionReason] ?? "";
+      const reason = decisionReason(dm);
       return handleConverged(ctx, dm, `Deletion pending: migration is Converged and cannot be rolled back (${reason}). Waiting for completion. `);
     }
     case Phase.Pending:
@@ -40,22 +45,6 @@ export async function handleDeletion(ctx: ControllerContext, dm: DatastoreMigrat
       throw new Error(`unknown migration phase: ${String(never)}`);
     }
   }
-}
-
-/**
- * The decision at Converged, taken once: judged by the rollback-safety check and recorded on the
- * CR before anything is deleted, so that a rollback interrupted half-way (whose own v3 deletions
- * the check would count as writes) is carried on, never turned into "drive on to Complete".
- */
-async function decideAtConverged(ctx: ControllerContext, dm: DatastoreMigration): Promise<DatastoreMigration> {
-  if (deletionDecisionOf(dm)) return dm;
-  const safety = await rollbackSafety(ctx.client, dm, ctx.config.componentsNamespace);
-  const decision = safety.safe ? DeletionDecision.Rollback : DeletionDecision.Complete;
-  const reason = safety.safe ? "no component uses the v3 API group and nothing was written to v3 since the copy" : safety.reason;
-  const updated = await patchMetadata(ctx, dm, { annotations: { [Names.deletionDecision]: decision, [Names.deletionDecisionReason]: reason } });
-  if (safety.safe) await ctx.events.record(dm, "Normal", "RollbackAtConverged", `${reason}: rolling back`);
-  else await ctx.events.record(dm, "Warning", "DeletionDrivesOnToComplete", `the migration is Converged and cannot be rolled back (${reason}): it goes on to Complete, then the v1 CRDs are deleted`);
-  return updated;
 }
 
 async function removeFinalizer(ctx: ControllerContext, dm: DatastoreMigration): Promise<Result> {
@@ -96,11 +85,27 @@ async function cleanupV1Crds(ctx: ControllerContext, dm: DatastoreMigration): Pr
   return removeFinalizer(ctx, dm);
 }
 
-/** Abort: API server mode restored (see restore.ts), then the finalizer goes. */
+/** Abort: API server mode restored (see restore.ts), the report told what was left, then the finalizer goes. */
 async function abort(ctx: ControllerContext, dm: DatastoreMigration): Promise<Result> {
-  dm = await setMessage(ctx, dm, "Aborting: removing the v3 objects this migration created and restoring API server mode");
-  const protectedLeft = await restoreApiServerMode(ctx, dm);
+  // A waiting abort keeps saying why it waits (no two writes per poll).
+  if (!dm.status?.message?.startsWith(`Aborting: ${RESTORE_WAITS}`)) dm = await setMessage(ctx, dm, "Aborting: removing the v3 objects this migration created and restoring API server mode");
+  const restored = await restoreApiServerMode(ctx, dm);
+  dm = restored.dm;
+  await saveRestoreReport(ctx, dm, "Aborted", restored);
+  if (!restored.done) {
+    // The finalizer stays until every detached dependent can be found and given back its owners.
+    await setMessage(ctx, dm, `Aborting: ${restored.message}`);
+    return requeueAfter(ctx.config.pollIntervalMs);
+  }
+  const left = restored.protectedTiersLeft;
   await ctx.events.record(dm, "Normal", "Aborted",
-    `migration aborted: API server mode restored, v1 datastore unlocked${protectedLeft.length ? `; built-in tiers left in v3 (protected from deletion): ${protectedLeft.join(", ")}` : ""}`);
+    `migration aborted: API server mode restored, v1 datastore unlocked${left.length ? `; built-in tiers left in v3 (protected from deletion): ${left.join(", ")}` : ""}`);
+  return removeFinalizer(ctx, dm);
+}
+
+/** A Failed migration that was not rolled back: the finalizer goes, everything else stays as it is. */
+async function leaveAsIs(ctx: ControllerContext, dm: DatastoreMigration): Promise<Result> {
+  await ctx.events.record(dm, "Warning", "DeletedWithoutRollback",
+    `deleted after failing past Converged; nothing is rolled back (${decisionReason(dm)}): the v3 data, the v1 CRDs and the v1 lock are left as they are`);
   return removeFinalizer(ctx, dm);
 }

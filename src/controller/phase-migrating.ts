@@ -6,7 +6,6 @@
 import { ConditionReason, MIGRATION_NAME, Names, Phase, truncateMessage, type DatastoreMigration, type Progress, type TypeDetail } from "../api/datastore-migration.js";
 import { findCreateRefused, type CreateRefusedError } from "../migration/create-refused.js";
 import { CALICO_KINDS } from "../calico/kinds.js";
-import { saveAndDeleteApiService } from "../migration/apiservice.js";
 import { getV3ClusterInformation, lockV1, lockV3, unlockV3 } from "../migration/datastore-lock.js";
 import { reattachForeignOwners, redetachForeignOwners } from "../migration/foreign-owners.js";
 import { loadSchemas } from "../migration/planner.js";
@@ -15,36 +14,14 @@ import type { KindResult } from "../migration/types.js";
 import { withConflicts } from "./conditions.js";
 import { dmResource, nowIso, patchMetadata, writeStatus, type ControllerContext } from "./context.js";
 import { engineOptions, remapForeignEnabled } from "./engine.js";
+import { ensureApiServiceGone } from "./apiservice-gone.js";
 import { lockedWindowCheck } from "./locked-window.js";
 import { done, requeueAfter, type Result } from "./outcome.js";
 import { failMigration } from "./restore.js";
 import { saveReport } from "./report-builder.js";
 
-const RECREATED_EVENT = {
-  type: "Warning",
-  reason: "APIServiceRecreated",
-  message: "the aggregated APIService v3.projectcalico.org was registered again during the migration and has been unregistered; stop whatever re-creates it (e.g. the operator's APIServer resource or a GitOps sync)",
-} as const;
-
-/**
- * Ensures the aggregated APIService is gone (an operator may have re-created it); Event when it
- * was back. `unregistered` tells whether it had to be unregistered now (the group is switching again).
- */
-export async function ensureApiServiceGone(
-  ctx: ControllerContext,
-  dm: DatastoreMigration,
-  event: { type: "Normal" | "Warning"; reason: string; message: string } = RECREATED_EVENT,
-): Promise<{ dm: DatastoreMigration; unregistered: boolean }> {
-  const saved = dm.metadata.annotations?.[Names.savedApiService];
-  const r = await saveAndDeleteApiService(ctx.client, Boolean(saved), async (json) => {
-    dm = await patchMetadata(ctx, dm, { annotations: { [Names.savedApiService]: json } });
-  });
-  if (r === "deleted") {
-    ctx.discovery.reset();
-    await ctx.events.record(dm, event.type, event.reason, event.message);
-  }
-  return { dm, unregistered: r === "deleted" };
-}
+// Phases Pending and WaitingForConflictResolution import it from here.
+export { ensureApiServiceGone };
 
 function progressOf(results: readonly KindResult[], current: string, completed: number): Progress {
   // Copies this migration made before the lock (and brought up to date in it) count as migrated.

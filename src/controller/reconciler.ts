@@ -22,7 +22,7 @@ import { handleDeletion } from "./phase-deletion.js";
 import { handleMigrating } from "./phase-migrating.js";
 import { handlePending } from "./phase-pending.js";
 import { handleWaiting } from "./phase-waiting.js";
-import { failMigration, finishRestore, restoredMessage } from "./restore.js";
+import { failMigration, finishRestore, restoredMessage, restorePending } from "./restore.js";
 
 /** How recent another manager's status write must be for us to stand back. */
 const OTHER_WRITER_WINDOW_MS = 2 * 60_000;
@@ -55,10 +55,13 @@ export async function reconcile(ctx: ControllerContext): Promise<Result> {
   }
   dm = await flagOtherMigrations(ctx, dm);
 
+  // Also during deletion: two controllers running the abort (or the v1 CRD cleanup) at once
+  // would each undo what the other is doing.
   const other = otherStatusWriter(dm, ctx.clock.now());
-  if (other && !dm.metadata.deletionTimestamp) {
-    const message = `another controller ("${other}") is writing this migration's status; standing back until it stops. Run only one migration controller (see README: "Running alongside Calico's kube-controllers")`;
-    if (!dm.status?.conditions?.some((c) => c.type === ConditionType.AnotherWriter)) {
+  if (other) {
+    const waits = dm.metadata.deletionTimestamp ? "; the deletion waits too" : "";
+    const message = `another controller ("${other}") is writing this migration's status; standing back until it stops${waits}. Run only one migration controller (see README: "Running alongside Calico's kube-controllers")`;
+    if (dm.status?.conditions?.find((c) => c.type === ConditionType.AnotherWriter)?.message !== message) {
       await ctx.events.record(dm, "Warning", "AnotherWriter", message);
       await writeStatus(ctx, dm, (s) => (s.conditions = setCondition(s.conditions, ConditionType.AnotherWriter, {
         type: ConditionType.AnotherWriter, status: "True", reason: "AnotherWriter", message, lastTransitionTime: nowIso(ctx),
@@ -74,8 +77,9 @@ export async function reconcile(ctx: ControllerContext): Promise<Result> {
   // cluster can always be unlocked and put back in API-server mode.
   if (dm.metadata.deletionTimestamp) return handleDeletion(ctx, dm);
   if (phaseOf(dm) === Phase.Failed) {
-    await finishRestore(ctx, dm, restoredMessage(dm));
-    return done;
+    // A restore that must wait (a resource it cannot list) is looked at again at the poll interval.
+    dm = await finishRestore(ctx, dm, restoredMessage(dm));
+    return restorePending(dm) ? requeueAfter(ctx.config.pollIntervalMs) : done;
   }
   if (dm.spec?.type !== MigrationType.APIServerToCRDs) {
     throw new TerminalError(`unsupported migration type: "${dm.spec?.type ?? ""}" (only "${MigrationType.APIServerToCRDs}" is supported)`);

@@ -9,13 +9,40 @@ import { CLUSTER_INFORMATION_V1 } from "../../src/calico/kinds.js";
 import type { KubeClient } from "../../src/kube/client.js";
 import { isNotFound } from "../../src/kube/errors.js";
 import type { KubeObject } from "../../src/kube/object.js";
+import { Discovery } from "../../src/kube/discovery.js";
 import { APISERVICE, APISERVICE_NAME, COMPONENTS_NAMESPACE, DAEMONSETS, DEPLOYMENTS } from "./api-server-mode.js";
+import { applyAll, waitEstablished } from "./apply.js";
+import { loadManifests } from "./controller.js";
 import { eventually } from "./eventually.js";
 import { completeRollouts } from "./rollout-simulator.js";
 
 /** Events (core/v1); the controller records them in namespace default. */
 export const EVENTS = { group: "", version: "v1", plural: "events", namespaced: true, kind: "Event" } as const;
 export const CONFIGMAPS = { group: "", version: "v1", plural: "configmaps", namespaced: true, kind: "ConfigMap" } as const;
+
+type TypeSchema = { enum?: unknown; "x-kubernetes-validations"?: unknown };
+type CrdVersions = { spec: { versions: { schema: { openAPIV3Schema: { properties: { spec: { properties: { type: TypeSchema } } } } } }[] } };
+
+/**
+ * Installs our DatastoreMigration CRD without the enum and the immutability rule of spec.type, so
+ * that a test can make the type invalid on a running migration (a terminal error at any phase);
+ * installControllerManifests puts the real one back.
+ */
+export async function installRelaxedTypeCrd(admin: KubeClient): Promise<void> {
+  const relaxed = structuredClone(loadManifests("crd")[0]!) as KubeObject & CrdVersions;
+  for (const v of relaxed.spec.versions) {
+    const type = v.schema.openAPIV3Schema.properties.spec.properties.type;
+    delete type.enum;
+    delete type["x-kubernetes-validations"];
+  }
+  await applyAll(admin, new Discovery(admin), [relaxed]);
+  await waitEstablished(admin, [relaxed.metadata.name ?? ""]);
+}
+
+/** Makes spec.type invalid (needs installRelaxedTypeCrd): the controller's next reconcile fails terminally. */
+export async function makeTypeInvalid(admin: KubeClient): Promise<void> {
+  await admin.patch(migrationResource("v1"), MIGRATION_NAME, { spec: { type: "Bogus" } }, "merge");
+}
 
 /** How to create a CR. */
 export interface CreateOptions {
