@@ -115,13 +115,8 @@ export async function installScratch(client: KubeClient, clock: Clock = systemCl
   for await (const crd of client.listItems(CRDS)) {
     const spec = crd.spec as { group: string; names: { plural: string; kind: string } };
     if (spec.group !== V3_GROUP || !kindByName(spec.names.kind)) continue;
-    const name = `${spec.names.plural}.${SCRATCH_GROUP}`;
-    const copy: KubeObject = {
-      apiVersion: "apiextensions.k8s.io/v1",
-      kind: "CustomResourceDefinition",
-      metadata: { name, labels: SCRATCH_LABEL },
-      spec: { ...spec, group: SCRATCH_GROUP, conversion: { strategy: "None" } },
-    };
+    const copy = scratchCrd(crd);
+    const name = copy.metadata.name ?? "";
     await client.patch(CRDS, name, copy, "apply", undefined, { fieldManager: "calico-datastore-migration-validation", force: true });
     names.push(name);
   }
@@ -155,6 +150,22 @@ export async function installScratch(client: KubeClient, clock: Clock = systemCl
       await client.patch(res, scratchName(name), copy, "apply", undefined, { fieldManager: "calico-datastore-migration-validation", force: true });
     }
   }
+}
+
+/**
+ * The scratch copy of one installed v3 CRD: same schema under the scratch group, without the
+ * short names and categories, which would make `kubectl get gnp` (or `get calico`) ambiguous
+ * for as long as the copy exists.
+ */
+export function scratchCrd(crd: KubeObject): KubeObject {
+  const spec = crd.spec as { names: { plural: string; shortNames?: string[]; categories?: string[] } };
+  const { shortNames: _shortNames, categories: _categories, ...names } = spec.names;
+  return {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: `${names.plural}.${SCRATCH_GROUP}`, labels: SCRATCH_LABEL },
+    spec: { ...spec, names, group: SCRATCH_GROUP, conversion: { strategy: "None" } },
+  };
 }
 
 function scratchName(name: string): string {
