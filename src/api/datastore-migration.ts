@@ -78,6 +78,8 @@ export const ConditionType = {
   LockedTooLong: "LockedTooLong",
   OtherMigrations: "OtherMigrations",
   AnotherWriter: "AnotherWriter",
+  /** The verification pass's counts (v1 objects, equal in v3, re-created, conflicts, v3 extras). */
+  Verified: "Verified",
 } as const;
 export const ConditionReason = {
   ResourceMismatch: "ResourceMismatch",
@@ -85,6 +87,12 @@ export const ConditionReason = {
   MigrationError: "MigrationError",
   /** The v3 API refused a copy as invalid inside the locked window; the window was ended. */
   CopyRefused: "CopyRefused",
+  /** Verified: every v1 object has an equal v3 object, none had to be re-created. */
+  AllEqual: "AllEqual",
+  /** Verified: v1 objects missing from v3 were re-created by the verification. */
+  MissingRecreated: "MissingRecreated",
+  /** Not verified: some v3 objects differ from their v1 source. */
+  ConflictsFound: "ConflictsFound",
 } as const;
 
 /** A metav1.Condition. */

@@ -9,10 +9,10 @@ import { isCalicoApiVersion, v1Resource, v3Resource, type CalicoKind } from "../
 import { convertV1ToV3, type ConvertedObject } from "../convert/convert.js";
 import { pruneSpec, specDiff } from "../convert/normalize.js";
 import type { JsonSchema } from "../convert/schema.js";
-import { isAlreadyExists, isNotFound } from "../kube/errors.js";
+import { isAlreadyExists, isNotFound, type ApiError } from "../kube/errors.js";
 import type { KubeObject, OwnerReference } from "../kube/object.js";
 import { objectKey } from "../kube/resource.js";
-import { CreateRefusedError, isInvalid } from "./create-refused.js";
+import { CreateRefusedError, refusalOf } from "./create-refused.js";
 import type { EngineOptions } from "./engine-options.js";
 import { forEachConcurrent, forEachPulled, Limiter } from "./pool.js";
 import { readAhead } from "./read-ahead.js";
@@ -186,7 +186,7 @@ async function processObject(
     }, retryOptions(opts, result));
   } catch (err) {
     opts.onOutcome?.(kind.kind, "error");
-    if (isInvalid(err)) throw new CreateRefusedError(kind, c.source, err);
+    if (refusalOf(err)) throw new CreateRefusedError(kind, c.source, err as ApiError);
     throw new Error(`creating ${what}: ${(err as Error).message}`, { cause: err });
   }
   if ("created" in outcome) {

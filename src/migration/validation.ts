@@ -16,7 +16,7 @@ import type { ResourceRef } from "../kube/resource.js";
 import type { Finding } from "./findings.js";
 import { forEachConcurrent } from "./pool.js";
 import { CALICO_ADMISSION, CRDS, mapVersion } from "./prerequisites.js";
-import { acquireValidationLease, releaseValidationLease, renewValidationLease } from "./validation-lease.js";
+import { acquireValidationLease, releaseValidationLease, renewValidationLease, type HeldLease } from "./validation-lease.js";
 import { withRetries } from "./write-retry.js";
 import { nudgeTerminatingCrd } from "./crd-nudge.js";
 import { Discovery } from "../kube/discovery.js";
@@ -43,18 +43,26 @@ function scratchRef(kind: string, plural: string, namespaced: boolean): Resource
   return { group: SCRATCH_GROUP, version: "v3", plural, namespaced, kind };
 }
 
-/** Dry-runs every object; returns one blocker per object the v3 API rejects. */
+/**
+ * Dry-runs every object; returns one blocker per object the v3 API rejects. The Lease and the
+ * scratch CRDs are taken only once there is an object to validate: an empty stream (nothing
+ * changed since the last validation) costs nothing.
+ */
 export async function validateWithServer(options: ValidationOptions): Promise<Finding[]> {
   const { client } = options;
   const clock = options.clock ?? systemClock;
   const log = options.log ?? silentLogger;
-  const lease = await acquireValidationLease(client, options.holder, options.leaseNamespace, clock);
+  let lease: HeldLease | undefined;
   try {
-    await installScratch(client, clock);
     const findings: Finding[] = [];
     const batch: ConvertedObject[] = [];
     const flush = async () => {
-      await renewValidationLease(client, lease, clock);
+      if (!batch.length) return;
+      if (lease) await renewValidationLease(client, lease, clock);
+      else {
+        lease = await acquireValidationLease(client, options.holder, options.leaseNamespace, clock);
+        await installScratch(client, clock);
+      }
       await forEachConcurrent(batch.splice(0), options.concurrency ?? 16, async (c) => {
         const f = await validateOne(client, c, clock);
         if (f) findings.push(f);
@@ -68,8 +76,10 @@ export async function validateWithServer(options: ValidationOptions): Promise<Fi
     log.info({ rejected: findings.length }, "server-side validation finished");
     return findings;
   } finally {
-    if (options.cleanup ?? true) await removeScratch(client).catch((err: unknown) => log.warn({ err: (err as Error).message }, "removing scratch validation CRDs failed"));
-    await releaseValidationLease(client, lease);
+    if (lease) {
+      if (options.cleanup ?? true) await removeScratch(client).catch((err: unknown) => log.warn({ err: (err as Error).message }, "removing scratch validation CRDs failed"));
+      await releaseValidationLease(client, lease);
+    }
   }
 }
 
