@@ -15,11 +15,13 @@ import { makeValidator } from "./validation-hook.js";
 /**
  * Re-validates what changed since this CR's last passing plan (everything, when this process has
  * not planned it: a restart lost the snapshot). Returns the CR, unlocked and with the blocking
- * message, when something is refused; undefined when the migration may go on. Only while the
- * APIService has not been taken (a re-entry from WaitingForConflictResolution is past that point).
+ * message, when something is refused; undefined when the migration may go on. Only while nothing
+ * but the v1 lock is taken (a re-entry from WaitingForConflictResolution is past that point).
  */
 export async function revalidateAfterDrain(ctx: ControllerContext, dm: DatastoreMigration): Promise<DatastoreMigration | undefined> {
-  if (!ctx.config.validate || dm.metadata.annotations?.[Names.savedApiService]) return undefined;
+  // Past the APIService (or, without one, past the start of the copy) unlocking v1 alone would
+  // not end the window: there the copy's own bound applies.
+  if (!ctx.config.validate || dm.metadata.annotations?.[Names.savedApiService] || dm.status?.startedAt) return undefined;
   const uid = dm.metadata.uid ?? "";
   const key = `${uid}/${remapForeignEnabled(dm)}`;
   const last = ctx.state.lastFullPlan;
