@@ -6,6 +6,7 @@
 import { ConditionReason, ConditionType, MIGRATION_NAME, Names, Phase, truncateMessage, type DatastoreMigration, type Progress, type TypeDetail } from "../api/datastore-migration.js";
 import { findCreateRefused, type CreateRefusedError } from "../migration/create-refused.js";
 import { CALICO_KINDS } from "../calico/kinds.js";
+import { formatDuration } from "../kube/duration.js";
 import { saveAndDeleteApiService } from "../migration/apiservice.js";
 import { getV3ClusterInformation, lockV1, lockV3, unlockV3 } from "../migration/datastore-lock.js";
 import { reattachForeignOwners, redetachForeignOwners } from "../migration/foreign-owners.js";
@@ -17,7 +18,6 @@ import { dmResource, nowIso, patchMetadata, writeStatus, type ControllerContext 
 import { engineOptions, remapForeignEnabled } from "./engine.js";
 import { lockedWindowCheck } from "./locked-window.js";
 import { done, requeueAfter, type Result } from "./outcome.js";
-import { formatDuration } from "../kube/duration.js";
 import { failMigration } from "./restore.js";
 import { saveReport } from "./report-builder.js";
 
@@ -69,8 +69,8 @@ function progressOf(results: readonly KindResult[], current: string, completed: 
 /**
  * Handles phase Migrating. A copy the v3 API refuses as invalid ends the locked window at once
  * (retrying cannot make the object valid); one refused as forbidden is retried (the denial may be
- * lifted) for at most refusalGraceMs (2 minutes), then ends it too: back to API-server mode, phase Failed,
- * and the object with its fix in status. The window never waits on a refusal for ever.
+ * lifted) for at most refusalGraceMs (2 minutes), then ends it too: back to API-server mode, phase
+ * Failed, and the object with its fix in status. The window never waits on a refusal for ever.
  */
 export async function handleMigrating(ctx: ControllerContext, dm: DatastoreMigration): Promise<Result> {
   let result: Result;
