@@ -93,6 +93,8 @@ export const ConditionType = {
   PreCopy: "PreCopy",
   /** Resources the controller cannot list while it must find the dependents it detached. */
   ForeignOwnersNotScanned: "ForeignOwnersNotScanned",
+  /** The verification pass's counts (v1 objects, equal in v3, re-created, conflicts, v3 extras). */
+  Verified: "Verified",
 } as const;
 export const ConditionReason = {
   ResourceMismatch: "ResourceMismatch",
@@ -100,6 +102,12 @@ export const ConditionReason = {
   MigrationError: "MigrationError",
   /** The v3 API refused a copy as invalid inside the locked window; the window was ended. */
   CopyRefused: "CopyRefused",
+  /** Verified: every v1 object has an equal v3 object, none had to be re-created. */
+  AllEqual: "AllEqual",
+  /** Verified: v1 objects missing from v3 were re-created by the verification. */
+  MissingRecreated: "MissingRecreated",
+  /** Not verified: some v3 objects differ from their v1 source. */
+  ConflictsFound: "ConflictsFound",
 } as const;
 
 /** A metav1.Condition. */

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { conflictConditions, conflictMessage, withConflicts } from "./conditions.js";
+import { conflictConditions, conflictMessage, withConflicts, verifiedCondition } from "./conditions.js";
 import type { Conflict } from "../migration/types.js";
 
 const now = "2026-11-27T00:00:00Z";
@@ -46,4 +46,13 @@ test("replacing conflicts keeps other condition types", () => {
   const out = withConflicts([kept, ...conflictConditions(many(2), now)], many(1), now);
   assert.equal(out.length, 2);
   assert.equal(out[0]?.type, "LockedTooLong");
+});
+
+test("the Verified condition carries the verification's counts: True unless there are conflicts", () => {
+  const clean = verifiedCondition({ v1: 5, equal: 5, recreated: 0, conflicts: 0, extras: 0 }, now);
+  assert.deepEqual(clean, { type: "Verified", status: "True", reason: "AllEqual", message: "verification: 5 v1 objects, 5 equal in v3, 0 re-created, 0 conflicts, 0 v3 objects without a v1 source", lastTransitionTime: now });
+  const recreated = verifiedCondition({ v1: 5, equal: 4, recreated: 1, conflicts: 0, extras: 2 }, now);
+  assert.deepEqual([recreated.status, recreated.reason], ["True", "MissingRecreated"]);
+  const conflicted = verifiedCondition({ v1: 5, equal: 3, recreated: 0, conflicts: 2, extras: 0 }, now);
+  assert.deepEqual([conflicted.status, conflicted.reason, conflicted.message], ["False", "ConflictsFound", "verification: 5 v1 objects, 3 equal in v3, 0 re-created, 2 conflicts, 0 v3 objects without a v1 source"]);
 });

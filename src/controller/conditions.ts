@@ -42,3 +42,24 @@ export function withConflicts(conditions: readonly Condition[] | undefined, conf
   const others = (conditions ?? []).filter((c) => c.type !== ConditionType.Conflict);
   return [...others.slice(0, Limits.conditions - Limits.conflictConditions - 1), ...conflictConditions(conflicts, now)];
 }
+
+/** What the verification pass found. */
+export interface VerificationCounts {
+  v1: number;
+  equal: number;
+  recreated: number;
+  conflicts: number;
+  /** v3 objects of this migration without a v1 source. */
+  extras: number;
+}
+
+/** The counts in words (the Verified condition's message, its Event and the Converged Event). */
+export function verificationMessage(c: VerificationCounts): string {
+  return `verification: ${c.v1} v1 objects, ${c.equal} equal in v3, ${c.recreated} re-created, ${c.conflicts} conflicts, ${c.extras} v3 objects without a v1 source`;
+}
+
+/** The Verified condition: True unless a v3 object differs from its v1 source; the counts in its message. */
+export function verifiedCondition(c: VerificationCounts, now: string): Condition {
+  const reason = c.conflicts ? ConditionReason.ConflictsFound : c.recreated ? ConditionReason.MissingRecreated : ConditionReason.AllEqual;
+  return { type: ConditionType.Verified, status: c.conflicts ? "False" : "True", reason, message: verificationMessage(c), lastTransitionTime: now };
+}

@@ -21,6 +21,11 @@ export interface ControllerConfig {
   validate: boolean;
   /** How often the full plan may run again while blocked in Pending. */
   fullPlanIntervalMs: number;
+  /**
+   * How long a copy refused as forbidden (403 from an admission policy, a webhook or RBAC, which
+   * can be lifted) is retried inside the locked window before the window is ended.
+   */
+  refusalGraceMs: number;
 }
 
 /** Calico's defaults: 10 s drain, 10 s poll; ours for the rest. */
@@ -36,4 +41,5 @@ export const DEFAULT_CONFIG: ControllerConfig = Object.freeze({
   copyConcurrency: 16,
   validate: true,
   fullPlanIntervalMs: 60_000,
+  refusalGraceMs: 2 * 60_000,
 });

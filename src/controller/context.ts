@@ -15,6 +15,7 @@ import type { Discovery } from "../kube/discovery.js";
 import type { Logger } from "../kube/logger.js";
 import type { KubeObject } from "../kube/object.js";
 import type { ResourceRef } from "../kube/resource.js";
+import type { ValidatedSnapshot } from "../migration/validated-snapshot.js";
 import type { ControllerConfig } from "./config.js";
 import type { EventRecorder } from "./events.js";
 import type { MigrationMetrics } from "./metrics.js";
@@ -27,10 +28,15 @@ export const FIELD_MANAGER = "calico-datastore-migration";
 export interface ProcessState {
   /** A true result of the operator-managed probe is cached; false never is. */
   operatorManaged: boolean;
-  /** When the full plan last ran, for which CR uid and foreign-owner opt-out (`uid/remap`), and its blocking message. */
-  lastFullPlan?: { at: number; key: string; message: string | undefined };
+  /**
+   * When the full plan last ran, for which CR uid and foreign-owner opt-out (`uid/remap`), its
+   * blocking message, and what its server-side validation saw (re-validated after the drain).
+   */
+  lastFullPlan?: { at: number; key: string; message: string | undefined; snapshot?: ValidatedSnapshot };
   /** uid of the CR last warned that only v1beta1 is served (one Event per CR and process). */
   deprecationWarned?: string;
+  /** Since when the same create (`uid/Kind/namespace/name`) has been refused as forbidden inside the locked window. */
+  refusedSince?: { key: string; at: number };
 }
 
 /** Dependencies of the reconciler. */

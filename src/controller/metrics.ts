@@ -35,7 +35,7 @@ export class MigrationMetrics {
     this.phase = new Gauge({ name: "calico_migration_phase", help: "1 for the current phase of the migration, 0 for the others.", labelNames: ["phase"], registers });
     this.duration = new Histogram({ name: "calico_migration_duration_seconds", help: "Seconds from Migrating to Converged.", buckets: exponential(1, 2, 15), registers });
     this.typeDuration = new Histogram({ name: "calico_migration_type_duration_seconds", help: "Seconds spent copying one kind.", labelNames: ["kind"], buckets: exponential(0.1, 2, 12), registers });
-    this.lockedSeconds = new Gauge({ name: "calico_migration_datastore_locked_seconds", help: "Seconds the datastore has been locked by this migration (0 when not locked).", registers });
+    this.lockedSeconds = new Gauge({ name: "calico_migration_datastore_locked_seconds", help: "Seconds the datastore has been locked by this migration, as of the last check (end of the copy, each poll while waiting on conflicts); after Converged, the locked window's length.", registers });
     this.lockedTooLong = new Gauge({ name: "calico_migration_locked_too_long", help: "1 when the locked window exceeded --locked-warning.", registers });
     this.reconciles = new Counter({ name: "calico_migration_reconciles_total", help: "Reconciles, by result (success, requeue, error, terminal).", labelNames: ["result"], registers });
   }

@@ -3,15 +3,16 @@
  * progress, verify with fresh lists of both sides, then either re-attach foreign owner references
  * and unlock v3 (Converged) or keep them detached and wait for conflicts to be resolved.
  */
-import { ConditionReason, MIGRATION_NAME, Names, Phase, truncateMessage, type DatastoreMigration, type Progress, type TypeDetail } from "../api/datastore-migration.js";
+import { ConditionReason, ConditionType, MIGRATION_NAME, Names, Phase, truncateMessage, type DatastoreMigration, type Progress, type TypeDetail } from "../api/datastore-migration.js";
 import { findCreateRefused, type CreateRefusedError } from "../migration/create-refused.js";
 import { CALICO_KINDS } from "../calico/kinds.js";
+import { formatDuration } from "../kube/duration.js";
 import { getV3ClusterInformation, lockV1, lockV3, unlockV3 } from "../migration/datastore-lock.js";
 import { reattachForeignOwners, redetachForeignOwners } from "../migration/foreign-owners.js";
 import { loadSchemas } from "../migration/planner.js";
 import { runPass, type PassResult } from "../migration/run-kinds.js";
 import type { KindResult } from "../migration/types.js";
-import { withConflicts } from "./conditions.js";
+import { setCondition, verificationMessage, verifiedCondition, withConflicts, type VerificationCounts } from "./conditions.js";
 import { dmResource, nowIso, patchMetadata, writeStatus, type ControllerContext } from "./context.js";
 import { engineOptions, remapForeignEnabled } from "./engine.js";
 import { ensureApiServiceGone } from "./apiservice-gone.js";
@@ -47,26 +48,48 @@ function progressOf(results: readonly KindResult[], current: string, completed: 
 
 /**
  * Handles phase Migrating. A copy the v3 API refuses as invalid ends the locked window at once
- * (retrying cannot make the object valid): back to API-server mode, phase Failed, and the
- * object with its fix in status.
+ * (retrying cannot make the object valid); one refused as forbidden is retried (the denial may be
+ * lifted) for at most refusalGraceMs (2 minutes), then ends it too: back to API-server mode, phase
+ * Failed, and the object with its fix in status. The window never waits on a refusal for ever.
  */
 export async function handleMigrating(ctx: ControllerContext, dm: DatastoreMigration): Promise<Result> {
+  let result: Result;
   try {
-    return await migrate(ctx, dm);
+    result = await migrate(ctx, dm);
   } catch (err) {
     const refused = findCreateRefused(err);
     if (!refused) throw err;
-    return endLockedWindow(ctx, refused);
+    if (refused.refusalKind === "invalid") return endLockedWindow(ctx, refused, "");
+    const key = `${dm.metadata.uid ?? ""}/${refused.subject()}`;
+    if (ctx.state.refusedSince?.key !== key) ctx.state.refusedSince = { key, at: ctx.clock.now() };
+    const refusedFor = ctx.clock.now() - ctx.state.refusedSince.at;
+    const grace = formatDuration(ctx.config.refusalGraceMs);
+    if (refusedFor < ctx.config.refusalGraceMs) {
+      // Retryable: the message goes into status and the reconcile is retried with backoff.
+      throw new Error(`creating ${refused.subject()}: ${refused.refusal.message} (retried for ${grace}, then the locked window is ended)`, { cause: err });
+    }
+    ctx.state.refusedSince = undefined;
+    return endLockedWindow(ctx, refused, ` for ${formatDuration(refusedFor)} (longer than ${grace})`);
   }
+  ctx.state.refusedSince = undefined;
+  return result;
 }
 
-async function endLockedWindow(ctx: ControllerContext, refused: CreateRefusedError): Promise<Result> {
-  const dm = (await ctx.client.get(dmResource(ctx), MIGRATION_NAME)) as unknown as DatastoreMigration;
-  const why = `${refused.message}. The locked window was ended: API server mode is restored and the v1 datastore unlocked; nothing in v1 was changed. ` +
-    `Fix the v1 object (${refused.fixCommand()}) until calico-migrate plan passes, then delete this DatastoreMigration (calico-migrate abort) and start again`;
+async function endLockedWindow(ctx: ControllerContext, refused: CreateRefusedError, refusedFor: string): Promise<Result> {
+  const dm = await readMigration(ctx);
+  const fix = refused.refusalKind === "invalid"
+    ? `Fix the v1 object (${refused.fixCommand()}) until calico-migrate plan passes`
+    : `Lift the denial (the admission policy, webhook or permission named above) or fix the v1 object (${refused.fixCommand()})`;
+  const why = `${refused.message}. The locked window was ended${refusedFor ? ` after the create was refused${refusedFor}` : ""}: API server mode is restored and the v1 datastore unlocked; nothing in v1 was changed. ` +
+    `${fix}, then delete this DatastoreMigration (calico-migrate abort) and start again`;
   await ctx.events.record(dm, "Warning", "CopyRefused", `${refused.message}; ending the locked window and restoring API server mode`);
   await failMigration(ctx, dm, { reason: ConditionReason.CopyRefused, condition: truncateMessage(why), message: refused.message, event: why });
   return done;
+}
+
+/** The CR as stored now. */
+async function readMigration(ctx: ControllerContext): Promise<DatastoreMigration> {
+  return (await ctx.client.get(dmResource(ctx), MIGRATION_NAME)) as unknown as DatastoreMigration;
 }
 
 /** Handles the migration body of phase Migrating. */
@@ -90,9 +113,11 @@ async function migrate(ctx: ControllerContext, dm: DatastoreMigration): Promise<
   let pageWriteQueued = false;
   const writeProgress = (progress: () => Progress): Promise<void> => {
     writes = writes.then(async () => {
-      dm = await writeStatus(ctx, dm, (s) => (s.progress = progress())).catch((err: unknown) => {
+      dm = await writeStatus(ctx, dm, (s) => (s.progress = progress())).catch(async (err: unknown) => {
         ctx.log.warn({ err: (err as Error).message }, "progress status write failed");
-        return dm;
+        // Another writer changed the CR (or our write landed and its answer was lost): carry on
+        // from the CR as it is now, or every later write, the final one too, fails with 409.
+        return readMigration(ctx).catch(() => dm);
       });
       lastWrite = ctx.clock.now();
     });
@@ -127,10 +152,16 @@ async function migrate(ctx: ControllerContext, dm: DatastoreMigration): Promise<
   const verifyStarted = ctx.clock.now();
   const verify = await runPass(opts, "verify");
   ctx.log.info({ objects: verify.total, durationMs: ctx.clock.now() - verifyStarted }, "verification finished");
-  const recreated = verify.kinds.reduce((n, r) => n + r.migrated, 0);
-  const extras = verify.kinds.flatMap((r) => r.extras.map((e) => ({ kind: r.kind, ...e })));
-  const verifyMsg = `verification: ${verify.total} v1 objects, ${verify.kinds.reduce((n, r) => n + r.skipped, 0)} equal in v3, ${recreated} re-created, ${verify.conflicts.length} conflicts, ${extras.length} v3 objects without a v1 source`;
-  await ctx.events.record(dm, recreated || verify.conflicts.length || extras.length ? "Warning" : "Normal", "Verified", verifyMsg);
+  const counts: VerificationCounts = {
+    v1: verify.total,
+    equal: verify.kinds.reduce((n, r) => n + r.skipped, 0),
+    recreated: verify.kinds.reduce((n, r) => n + r.migrated, 0),
+    conflicts: verify.conflicts.length,
+    extras: verify.kinds.reduce((n, r) => n + r.extras.length, 0),
+  };
+  const recreated = counts.recreated;
+  const verifyMsg = verificationMessage(counts);
+  await ctx.events.record(dm, recreated || counts.conflicts || counts.extras ? "Warning" : "Normal", "Verified", verifyMsg);
 
   // 5. Foreign dependents point at their new v3 owners only on the way to Converged: with a
   // conflict a v3 owner may be the user's object, which the first fix offered deletes (and the
@@ -141,14 +172,16 @@ async function migrate(ctx: ControllerContext, dm: DatastoreMigration): Promise<
     else reattached = await reattachForeignOwners(ctx.client, ctx.discovery, uid);
   }
   await saveReport(ctx, dm, { copy, verify, reattached });
-  await lockedWindowCheck(ctx, dm);
+  // The check may write a LockedTooLong condition: the writes below go on from the CR it returns.
+  dm = await lockedWindowCheck(ctx, dm);
+  const verified = verifiedCondition(counts, nowIso(ctx));
 
   if (verify.conflicts.length) {
     const n = verify.conflicts.length;
     await writeStatus(ctx, dm, (s) => {
       s.phase = Phase.WaitingForConflictResolution;
       s.message = `Datastore is locked: resolve ${n} resource conflicts to let the migration continue`;
-      s.conditions = withConflicts(s.conditions, verify.conflicts, nowIso(ctx));
+      s.conditions = withConflicts(setCondition(s.conditions, ConditionType.Verified, verified), verify.conflicts, nowIso(ctx));
       if (s.progress) s.progress.conflicts = n;
     });
     await ctx.events.record(dm, "Warning", "ConflictsFound", `${n} v3 object(s) differ from their v1 source; run: calico-migrate conflicts`);
@@ -162,7 +195,7 @@ async function migrate(ctx: ControllerContext, dm: DatastoreMigration): Promise<
   await writeStatus(ctx, dm, (s) => {
     s.phase = Phase.Converged;
     s.message = "Waiting for components to switch to v3 API group";
-    s.conditions = withConflicts(s.conditions, [], nowIso(ctx));
+    s.conditions = withConflicts(setCondition(s.conditions, ConditionType.Verified, verified), [], nowIso(ctx));
     if (s.progress) s.progress.migrated = (s.progress.migrated ?? 0) + recreated;
   });
   const started = Date.parse(dm.status?.startedAt ?? "");

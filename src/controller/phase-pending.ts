@@ -1,24 +1,27 @@
 /**
  * Pending: prerequisites and the full plan until nothing blocks (the cluster stays unlocked and
- * the message names the fix), then lock v1, drain, detach foreign owner references, unregister
- * the APIService and look for conflicts in v3 CRD storage. Each step is safe to run again after a
- * crash; on re-entry (datastoreLockedAt set) the checks are not run again inside the locked window.
+ * the message names the fix), then lock v1, drain, validate again what changed since the plan,
+ * detach foreign owner references, unregister the APIService and look for conflicts in v3 CRD
+ * storage. Each step is safe to run again after a crash; on re-entry (datastoreLockedAt set) the
+ * checks are not run again inside the locked window.
  */
 import { Names, Phase, type DatastoreMigration } from "../api/datastore-migration.js";
 import { V1_GROUP } from "../calico/kinds.js";
 import { lockV1 } from "../migration/datastore-lock.js";
 import { detachForeignOwners, scanForeignDependents } from "../migration/foreign-owners.js";
-import type { Finding } from "../migration/findings.js";
+import { summarizeBlockers } from "../migration/findings.js";
 import { loadSchemas, plan, quickChecks } from "../migration/planner.js";
 import { crdNames } from "../migration/prerequisites.js";
 import { runPass } from "../migration/run-kinds.js";
 import { TIER_DRIFT_PREFIX } from "../migration/tier-drift.js";
+import { ValidatedSnapshot } from "../migration/validated-snapshot.js";
 import { withConflicts } from "./conditions.js";
 import { nowIso, patchMetadata, setMessage, writeStatus, type ControllerContext } from "./context.js";
 import { engineOptions, remapForeignEnabled } from "./engine.js";
 import { requeueAfter, TerminalError, type Result } from "./outcome.js";
 import { ensureApiServiceGone } from "./phase-migrating.js";
 import { precopy } from "./precopy.js";
+import { revalidateAfterDrain } from "./revalidation.js";
 import { makeValidator } from "./validation-hook.js";
 
 /** Handles phase Pending (and the empty phase). */
@@ -64,21 +67,25 @@ export async function handlePending(ctx: ControllerContext, dm: DatastoreMigrati
   // 5. Lock v1 again: we may have resumed here after a crash, or after WaitingForConflictResolution.
   await lockV1(ctx.client, dm.metadata.uid ?? "");
 
-  // 6. Foreign dependents lose their Calico owners from the GC's view once the APIService goes.
+  // 6. What changed since the plan validated it is validated again while only the v1 lock is
+  // held: a refusal unlocks it and blocks like the plan would, instead of failing in the copy.
+  if (await revalidateAfterDrain(ctx, dm)) return requeueAfter(ctx.config.pollIntervalMs);
+
+  // 7. Foreign dependents lose their Calico owners from the GC's view once the APIService goes.
   if (remapForeignEnabled(dm)) {
     const scan = await scanForeignDependents(ctx.client, ctx.discovery);
     const detached = await detachForeignOwners(ctx.client, scan.dependents, dm.metadata.uid ?? "");
     if (detached) await ctx.events.record(dm, "Normal", "ForeignOwnersDetached", `detached Calico owner references from ${detached} non-Calico object(s); they are re-attached to the v3 owners after the copy`);
   }
 
-  // 7. Unregister the aggregated APIService (saved first, for an abort).
+  // 8. Unregister the aggregated APIService (saved first, for an abort).
   ({ dm } = await ensureApiServiceGone(ctx, dm, {
     type: "Normal",
     reason: "APIServiceUnregistered",
     message: "aggregated APIService v3.projectcalico.org unregistered; projectcalico.org/v3 is now served by the CRDs",
   }));
 
-  // 8. Conflicts, read from v3 CRD storage (never through the aggregated API).
+  // 9. Conflicts, read from v3 CRD storage (never through the aggregated API).
   const pass = await runPass(engineOptions(ctx, dm, await loadSchemas(ctx.client)), "detect");
   if (pass.conflicts.length) {
     const n = pass.conflicts.length;
@@ -106,34 +113,25 @@ export async function handlePending(ctx: ControllerContext, dm: DatastoreMigrati
  * at most once per fullPlanInterval — and at once for a new CR or a changed foreign-reference opt-out.
  */
 async function blockers(ctx: ControllerContext, dm: DatastoreMigration): Promise<string | undefined> {
-  const quick = summarize((await quickChecks(ctx.client, ctx.discovery)).findings.filter((f) => f.severity === "blocker"));
+  const quick = summarizeBlockers((await quickChecks(ctx.client, ctx.discovery)).findings.filter((f) => f.severity === "blocker"));
   if (quick) return quick;
   const remap = remapForeignEnabled(dm);
   const key = `${dm.metadata.uid ?? ""}/${remap}`;
   const last = ctx.state.lastFullPlan;
   if (last && last.key === key && ctx.clock.now() - last.at < ctx.config.fullPlanIntervalMs) return last.message;
+  const snapshot = new ValidatedSnapshot();
   const report = await plan({
     client: ctx.client,
     discovery: ctx.discovery,
     scanForeignOwners: remap,
     detectConflicts: false,
     validator: ctx.config.validate ? makeValidator(ctx) : undefined,
+    snapshot,
     drainSeconds: ctx.config.drainPeriodMs / 1000,
   });
   ctx.log.info({ durationMs: report.durationMs, objects: report.total, blockers: report.blockers.length, validated: report.validated }, "plan finished");
-  const message = summarize(report.blockers);
-  ctx.state.lastFullPlan = { at: ctx.clock.now(), key, message };
+  const message = summarizeBlockers(report.blockers);
+  ctx.state.lastFullPlan = { at: ctx.clock.now(), key, message, snapshot };
   if (!message && dm.status?.message?.startsWith(TIER_DRIFT_PREFIX)) await setMessage(ctx, dm, "Prerequisites met");
   return message;
-}
-
-/** Blockers as one status message: the first in full (Calico's texts where it has them), then a count. */
-function summarize(blockers: readonly Finding[]): string | undefined {
-  const messages = blockers.map((b) => {
-    if (b.code === "RbacMissing") return "Waiting for migration RBAC permissions";
-    if (b.code === "TierDrift") return b.message;
-    return `${b.message}. Fix: ${b.fix}`;
-  });
-  if (messages.length > 1) messages.splice(1, messages.length - 1, `and ${messages.length - 1} more problem(s): run calico-migrate plan`);
-  return messages.length ? messages.join(" ") : undefined;
 }

@@ -1,12 +1,26 @@
 /**
- * A copy that the v3 API refuses as invalid (422): the object changed after it was validated, or
- * the validation was skipped. Retrying cannot help, so the locked window must end.
+ * A copy that the v3 API refuses: as invalid (422, or 400 for a body it cannot take) the object
+ * changed after it was validated, or the validation was skipped, and retrying cannot help; as
+ * forbidden (403 from an admission policy, a webhook or RBAC — not the transitional "failed to
+ * configure" of a policy whose paramKind is still resolving) someone may lift the denial. Either
+ * way the locked window must end within a bound.
  */
 import type { CalicoKind } from "../calico/kinds.js";
 import { editCommand } from "../convert/conversion-error.js";
 import { hasCode, type ApiError } from "../kube/errors.js";
+import { isTransitional } from "./write-retry.js";
 
-/** The v3 create of one v1 object was refused as invalid. */
+/** How a refusal is handled: "invalid" ends the window at once, "forbidden" after a grace period. */
+export type Refusal = "invalid" | "forbidden";
+
+/** The kind of refusal `err` is, or undefined for any other error (transient, transitional, …). */
+export function refusalOf(err: unknown): Refusal | undefined {
+  if (hasCode(err, 422, 400)) return "invalid";
+  if (hasCode(err, 403) && !isTransitional(err)) return "forbidden";
+  return undefined;
+}
+
+/** The v3 create of one v1 object was refused. */
 export class CreateRefusedError extends Error {
   override readonly name = "CreateRefusedError";
   constructor(
@@ -18,15 +32,20 @@ export class CreateRefusedError extends Error {
     super(`${kind.kind} ${source.namespace ? `${source.namespace}/` : ""}${source.name} was refused by the v3 API: ${refusal.message}`, { cause: refusal });
   }
 
+  /** "invalid" or "forbidden" (see refusalOf). */
+  get refusalKind(): Refusal {
+    return refusalOf(this.refusal) ?? "invalid";
+  }
+
+  /** The object, as `Kind namespace/name`. */
+  subject(): string {
+    return `${this.kind.kind} ${this.source.namespace ? `${this.source.namespace}/` : ""}${this.source.name}`;
+  }
+
   /** The command that edits the v1 object. */
   fixCommand(): string {
     return editCommand({ kind: this.kind, ...this.source });
   }
-}
-
-/** Whether an API error means "this object is invalid" (not a transient or permission problem). */
-export function isInvalid(err: unknown): err is ApiError {
-  return hasCode(err, 422);
 }
 
 /** The CreateRefusedError in `err`'s cause chain, if any. */

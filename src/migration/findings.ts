@@ -1,6 +1,7 @@
 /**
  * Plan findings: blockers (the controller refuses to lock) and warnings, each naming its fix.
  */
+import type { ConversionError } from "../convert/conversion-error.js";
 import type { Prerequisites } from "./prerequisites.js";
 
 /** One problem found before the lock. */
@@ -42,4 +43,21 @@ export function prerequisiteFindings(p: Prerequisites): Finding[] {
       "check that calico-node runs (it creates ClusterInformation default on start)");
   }
   return out;
+}
+
+/** The blocker for an object that cannot be converted (its error's text ends in ". Fix: …": the two parts apart). */
+export function conversionFinding(object: string, err: ConversionError): Finding {
+  const at = err.message.indexOf(". Fix: ");
+  return { severity: "blocker", code: "ConversionError", object, message: at >= 0 ? err.message.slice(0, at) : err.message, fix: at >= 0 ? err.message.slice(at + 7) : "" };
+}
+
+/** Blockers as one status message: the first in full (Calico's texts where it has them), then a count. */
+export function summarizeBlockers(blockers: readonly Finding[]): string | undefined {
+  const messages = blockers.map((b) => {
+    if (b.code === "RbacMissing") return "Waiting for migration RBAC permissions";
+    if (b.code === "TierDrift") return b.message;
+    return `${b.message}. Fix: ${b.fix}`;
+  });
+  if (messages.length > 1) messages.splice(1, messages.length - 1, `and ${messages.length - 1} more problem(s): run calico-migrate plan`);
+  return messages.length ? messages.join(" ") : undefined;
 }

@@ -20,7 +20,8 @@ import { runPass } from "./run-kinds.js";
 import { checkTierDrift, tierDriftMessage } from "./tier-drift.js";
 import type { Conflict, Rename } from "./types.js";
 import { uncopiedCrdsFinding, uncopiedV1Crds, type UncopiedCrd } from "./uncopied-crds.js";
-import { prerequisiteFindings, type Finding } from "./findings.js";
+import { conversionFinding, prerequisiteFindings, type Finding } from "./findings.js";
+import type { ValidatedSnapshot } from "./validated-snapshot.js";
 
 /** Validation of converted objects by the API server (see validation.ts); injected to keep the planner testable. */
 export type Validator = (objects: AsyncIterable<ConvertedObject>) => Promise<Finding[]>;
@@ -34,6 +35,8 @@ export interface PlanOptions {
   scanForeignOwners?: boolean;
   /** Server-side validation of every converted object; omitted = skipped. */
   validator?: Validator;
+  /** Records every object handed to the validator (for a re-validation of what changes after). */
+  snapshot?: ValidatedSnapshot;
   /** Detect conflicts when v3 storage is readable (default true). */
   detectConflicts?: boolean;
   drainSeconds?: number;
@@ -126,9 +129,7 @@ export async function plan(options: PlanOptions): Promise<PlanReport> {
           } else targets.set(key, cr.metadata.name ?? "");
         } catch (err) {
           if (!(err instanceof ConversionError)) throw err;
-          // The error's text ends in ". Fix: …": the finding carries the two parts apart (shown as "message. Fix: fix").
-          const at = err.message.indexOf(". Fix: ");
-          findings.push({ severity: "blocker", code: "ConversionError", object: objectKey(cr.metadata.namespace, cr.metadata.name ?? ""), message: at >= 0 ? err.message.slice(0, at) : err.message, fix: at >= 0 ? err.message.slice(at + 7) : "" });
+          findings.push(conversionFinding(objectKey(cr.metadata.namespace, cr.metadata.name ?? ""), err));
         }
       }
       kinds.push({ kind: kind.kind, count });
@@ -164,7 +165,7 @@ export async function plan(options: PlanOptions): Promise<PlanReport> {
   let measuredRate: number | undefined;
   if (options.validator && canRead && !findings.some((f) => f.severity === "blocker" && f.code === "ConversionError")) {
     const t = Date.now();
-    const rejected = await options.validator(convertedObjects(client, options.pageSize ?? 500, options.signal));
+    const rejected = await options.validator(convertedObjects(client, options.pageSize ?? 500, options.signal, options.snapshot));
     // A drifted built-in tier is already reported, with Calico's message: once is enough.
     findings.push(...rejected.filter((f) => !drift.some((d) => f.object && d.startsWith(`tier "${f.object.replace(/^Tier\//, "")}"`))));
     validated = true;
@@ -203,8 +204,12 @@ export async function plan(options: PlanOptions): Promise<PlanReport> {
   };
 }
 
-async function* convertedObjects(client: KubeClient, pageSize: number, signal?: AbortSignal) {
+async function* convertedObjects(client: KubeClient, pageSize: number, signal?: AbortSignal, snapshot?: ValidatedSnapshot) {
   for (const kind of CALICO_KINDS) {
-    for await (const cr of client.listItems(v1Resource(kind), { limit: pageSize, signal })) yield convertV1ToV3(kind, cr);
+    for await (const cr of client.listItems(v1Resource(kind), { limit: pageSize, signal })) {
+      const converted = convertV1ToV3(kind, cr);
+      snapshot?.add(kind, cr);
+      yield converted;
+    }
   }
 }

@@ -8,10 +8,10 @@ import { isCalicoApiVersion, v1Resource, type CalicoKind } from "../calico/kinds
 import { convertV1ToV3, type ConvertedObject } from "../convert/convert.js";
 import { specDiff } from "../convert/normalize.js";
 import type { JsonSchema } from "../convert/schema.js";
-import { isAlreadyExists, isNotFound } from "../kube/errors.js";
+import { isAlreadyExists, isNotFound, type ApiError } from "../kube/errors.js";
 import type { KubeObject, OwnerReference } from "../kube/object.js";
 import { apiVersionOf, objectKey } from "../kube/resource.js";
-import { CreateRefusedError, isInvalid } from "./create-refused.js";
+import { CreateRefusedError, refusalOf } from "./create-refused.js";
 import type { EngineOptions } from "./engine-options.js";
 import { forEachConcurrent, forEachPulled, Limiter } from "./pool.js";
 import { readAhead } from "./read-ahead.js";
@@ -61,7 +61,7 @@ async function refreshCopy(
     outcome = await withRetries(() => updateCopy(opts, session.slots, c, body, schema), retryOptions(opts, result));
   } catch (err) {
     opts.onOutcome?.(c.kind.kind, "error");
-    if (isInvalid(err)) throw new CreateRefusedError(c.kind, c.source, err);
+    if (refusalOf(err)) throw new CreateRefusedError(c.kind, c.source, err as ApiError);
     throw new Error(`updating ${c.kind.kind} ${key}: ${(err as Error).message}`, { cause: err });
   }
   if ("gone" in outcome) {
@@ -238,7 +238,7 @@ async function processObject(
     }, retryOptions(opts, result));
   } catch (err) {
     opts.onOutcome?.(kind.kind, "error");
-    if (isInvalid(err)) throw new CreateRefusedError(kind, c.source, err);
+    if (refusalOf(err)) throw new CreateRefusedError(kind, c.source, err as ApiError);
     throw new Error(`creating ${what}: ${(err as Error).message}`, { cause: err });
   }
   if ("created" in outcome) {

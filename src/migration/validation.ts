@@ -16,7 +16,7 @@ import type { ResourceRef } from "../kube/resource.js";
 import type { Finding } from "./findings.js";
 import { forEachConcurrent } from "./pool.js";
 import { CALICO_ADMISSION, CRDS, mapVersion } from "./prerequisites.js";
-import { acquireValidationLease, releaseValidationLease, renewValidationLease } from "./validation-lease.js";
+import { acquireValidationLease, releaseValidationLease, renewValidationLease, type HeldLease } from "./validation-lease.js";
 import { withRetries } from "./write-retry.js";
 import { nudgeTerminatingCrd } from "./crd-nudge.js";
 import { Discovery } from "../kube/discovery.js";
@@ -43,18 +43,26 @@ function scratchRef(kind: string, plural: string, namespaced: boolean): Resource
   return { group: SCRATCH_GROUP, version: "v3", plural, namespaced, kind };
 }
 
-/** Dry-runs every object; returns one blocker per object the v3 API rejects. */
+/**
+ * Dry-runs every object; returns one blocker per object the v3 API rejects. The Lease and the
+ * scratch CRDs are taken only once there is an object to validate: an empty stream (nothing
+ * changed since the last validation) costs nothing.
+ */
 export async function validateWithServer(options: ValidationOptions): Promise<Finding[]> {
   const { client } = options;
   const clock = options.clock ?? systemClock;
   const log = options.log ?? silentLogger;
-  const lease = await acquireValidationLease(client, options.holder, options.leaseNamespace, clock);
+  let lease: HeldLease | undefined;
   try {
-    await installScratch(client, clock);
     const findings: Finding[] = [];
     const batch: ConvertedObject[] = [];
     const flush = async () => {
-      await renewValidationLease(client, lease, clock);
+      if (!batch.length) return;
+      if (lease) await renewValidationLease(client, lease, clock);
+      else {
+        lease = await acquireValidationLease(client, options.holder, options.leaseNamespace, clock);
+        await installScratch(client, clock);
+      }
       await forEachConcurrent(batch.splice(0), options.concurrency ?? 16, async (c) => {
         const f = await validateOne(client, c, clock);
         if (f) findings.push(f);
@@ -68,8 +76,10 @@ export async function validateWithServer(options: ValidationOptions): Promise<Fi
     log.info({ rejected: findings.length }, "server-side validation finished");
     return findings;
   } finally {
-    if (options.cleanup ?? true) await removeScratch(client).catch((err: unknown) => log.warn({ err: (err as Error).message }, "removing scratch validation CRDs failed"));
-    await releaseValidationLease(client, lease);
+    if (lease) {
+      if (options.cleanup ?? true) await removeScratch(client).catch((err: unknown) => log.warn({ err: (err as Error).message }, "removing scratch validation CRDs failed"));
+      await releaseValidationLease(client, lease);
+    }
   }
 }
 
@@ -115,13 +125,8 @@ export async function installScratch(client: KubeClient, clock: Clock = systemCl
   for await (const crd of client.listItems(CRDS)) {
     const spec = crd.spec as { group: string; names: { plural: string; kind: string } };
     if (spec.group !== V3_GROUP || !kindByName(spec.names.kind)) continue;
-    const name = `${spec.names.plural}.${SCRATCH_GROUP}`;
-    const copy: KubeObject = {
-      apiVersion: "apiextensions.k8s.io/v1",
-      kind: "CustomResourceDefinition",
-      metadata: { name, labels: SCRATCH_LABEL },
-      spec: { ...spec, group: SCRATCH_GROUP, conversion: { strategy: "None" } },
-    };
+    const copy = scratchCrd(crd);
+    const name = copy.metadata.name ?? "";
     await client.patch(CRDS, name, copy, "apply", undefined, { fieldManager: "calico-datastore-migration-validation", force: true });
     names.push(name);
   }
@@ -155,6 +160,22 @@ export async function installScratch(client: KubeClient, clock: Clock = systemCl
       await client.patch(res, scratchName(name), copy, "apply", undefined, { fieldManager: "calico-datastore-migration-validation", force: true });
     }
   }
+}
+
+/**
+ * The scratch copy of one installed v3 CRD: same schema under the scratch group, without the
+ * short names and categories, which would make `kubectl get gnp` (or `get calico`) ambiguous
+ * for as long as the copy exists.
+ */
+export function scratchCrd(crd: KubeObject): KubeObject {
+  const spec = crd.spec as { names: { plural: string; shortNames?: string[]; categories?: string[] } };
+  const { shortNames: _shortNames, categories: _categories, ...names } = spec.names;
+  return {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: `${names.plural}.${SCRATCH_GROUP}`, labels: SCRATCH_LABEL },
+    spec: { ...spec, names, group: SCRATCH_GROUP, conversion: { strategy: "None" } },
+  };
 }
 
 function scratchName(name: string): string {
