@@ -51,6 +51,7 @@ interface RawControllerFlags {
   leaderElect: boolean;
   namespace?: string;
   lockedWarning: number;
+  refusalGrace: number;
   componentsNamespace?: string;
   metricsBindAddress: string;
   healthProbeBindAddress: string;
@@ -64,6 +65,7 @@ export function controllerConfig(raw: RawControllerFlags, inClusterNamespace?: s
     drainPeriodMs: raw.drainPeriod,
     pollIntervalMs: raw.pollInterval,
     lockedWarningMs: raw.lockedWarning,
+    refusalGraceMs: raw.refusalGrace,
     copyConcurrency: raw.copyConcurrency,
     leaderElect: raw.leaderElect,
     namespace: raw.namespace ?? inClusterNamespace ?? DEFAULT_CONFIG.namespace,
@@ -87,6 +89,7 @@ export function registerController(program: Command): void {
     .addOption(new Option("--leader-elect", "hold a Lease so only one replica acts").default(false))
     .option("--namespace <name>", `the controller's namespace for its Lease and report (default: the pod's namespace in-cluster, else ${d.namespace})`)
     .addOption(durationOption("--locked-warning <duration>", "warn when the datastore stays locked longer", d.lockedWarningMs))
+    .addOption(durationOption("--refusal-grace <duration>", "how long a copy refused as forbidden inside the locked window is retried before the window is ended", d.refusalGraceMs))
     .option("--components-namespace <name>", "where calico-node, calico-typha and calico-kube-controllers run (default: calico-system if calico-node is there, else kube-system)")
     .addOption(new Option("--metrics-bind-address <addr>", "/metrics (0 disables)").default(d.metricsBindAddress))
     .addOption(new Option("--health-probe-bind-address <addr>", "/healthz and /readyz (0 disables)").default(d.healthProbeBindAddress))
