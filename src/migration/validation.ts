@@ -157,7 +157,8 @@ export async function installScratch(client: KubeClient, clock: Clock = systemCl
   }
 }
 
-function scratchName(name: string): string {
+/** The name of the scratch copy of one of Calico's admission policies or bindings (also named in the controller's RBAC). */
+export function scratchName(name: string): string {
   return `${name.split(".")[0]}.${SCRATCH_GROUP}`;
 }
 

@@ -48,7 +48,8 @@ describe("abort at every step before Converged", () => {
 
   before(async () => {
     await resetApiServerMode(admin);
-    await installControllerManifests(admin);
+    // The optional foreign-owner role: its migrations scan for foreign owner references (the CRs do not opt out).
+    await installControllerManifests(admin, { foreignOwnerRole: true });
     seeded = await seedScale(admin, { objects: 80, seed: SEED });
     await withV3Storage(admin, async () => {
       for (const o of PREEXISTING) await createV3(admin, o);

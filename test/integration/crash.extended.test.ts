@@ -46,7 +46,8 @@ describe("controller crashes at every step", () => {
 
   before(async () => {
     await resetApiServerMode(cluster.admin);
-    await installControllerManifests(cluster.admin);
+    // The optional foreign-owner role: its migrations scan for foreign owner references (the CRs do not opt out).
+    await installControllerManifests(cluster.admin, { foreignOwnerRole: true });
     seeded = await seedScale(cluster.admin, { objects: 1200, seed: SEED });
     loop = await CrashLoop.start({ cluster, seed: SEED, drainMs: 4000, log: (l) => console.log(`# ${l}`) });
   });
