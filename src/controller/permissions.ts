@@ -3,7 +3,8 @@
  * known) the object names, with the code that makes the calls. Kept by hand from reading every
  * client call in src/controller, src/migration and the controller command; the unit test
  * test/unit/rbac-least-privilege.test.ts holds manifests/rbac to exactly this table (nothing
- * missing, nothing unused, no wildcard), and the controller suites run on that role alone.
+ * missing, nothing unused, no wildcard); the controller suites run on that role (plus the optional
+ * one only where foreign owner references are under test).
  * Not granted on purpose: creating Namespaces (validation-lease.ts and the controller command try
  * it for a missing namespace and carry on when refused); foreign owner references of arbitrary
  * kinds (manifests/optional, or the migration's opt-out).
