@@ -56,7 +56,8 @@ try {
   say("Installing Calico in API-server mode and a sample cluster");
   await installApiServerMode(cp.admin);
   const objects = await seedSampleCluster(cp.admin, { throughApi: true });
-  await installControllerManifests(cp.admin);
+  // The optional foreign-owner role: the sample cluster has a ConfigMap owned by a Calico Tier, which the demo's migration protects (README install, optional role included).
+  await installControllerManifests(cp.admin, { foreignOwnerRole: true });
   console.log(`    ${objects} Calico objects, created through the live Calico API server (projectcalico.org/v3, aggregated) and stored in crd.projectcalico.org/v1`);
   const kubeconfig = cp.kubeconfigPath;
 

@@ -4,6 +4,9 @@
  * controller as a process that is SIGKILLed and restarted:
  *   1. aborted: random kills, then the CR is deleted mid-copy and the abort itself is killed;
  *      the cluster must be exactly as before (v1, lock, APIService, foreign owner references);
+ *   1b. rolled back at Converged: the CR is deleted while a rollback is safe and the controller is
+ *      killed half-way through deleting the v3 copies; it must carry the recorded rollback on:
+ *      the cluster exactly as before, v1 CRDs kept, no v3 copy left (but protected built-in tiers);
  *   2. to Complete: odd rounds kill once in every step (planner, drain, lock→APIService delete,
  *      mid-kind, mid-page, verification, Converged), even rounds at seeded random points until
  *      Converged; then v1 and v3 are compared object by object (0 lost, 0 duplicated, 0
@@ -19,7 +22,7 @@
  */
 import assert from "node:assert/strict";
 import { parseArgs } from "node:util";
-import { MIGRATION_NAME, migrationResource } from "../src/api/datastore-migration.js";
+import { MIGRATION_NAME, migrationResource, Names } from "../src/api/datastore-migration.js";
 import { CALICO_KINDS, kindByName, V1_GROUP, v3Resource } from "../src/calico/kinds.js";
 import { crdNames } from "../src/migration/prerequisites.js";
 import { installApiServerMode, resetApiServerMode } from "../test/harness/api-server-mode.js";
@@ -31,6 +34,7 @@ import { CrashLoop, type CrashRecord } from "../test/harness/crash-loop.js";
 import { compareDatastores, describeComparison } from "../test/harness/datastore-compare.js";
 import { gcBarrier } from "../test/harness/gc-barrier.js";
 import { createMigration, getMigration, waitGone, waitPhase } from "../test/harness/migration-cr.js";
+import { listAllV3, withV3Storage } from "../test/harness/v3-storage.js";
 import { CONFIGMAPS, seedScale, type ScaleSeedResult } from "../test/harness/scale-seed.js";
 import type { TestCluster } from "../test/harness/shared-cluster.js";
 import { switchComponentsToV3 } from "../test/harness/switch-components.js";
@@ -100,6 +104,29 @@ async function abortedMigration(cluster: TestCluster, seed: number, seeded: Scal
   }
 }
 
+/** Migration 1b: deleted at Converged (a safe rollback), killed half-way through deleting the v3 copies; the cluster must be as before. */
+async function rolledBackMigration(cluster: TestCluster, seed: number, seeded: ScaleSeedResult): Promise<CrashRecord[]> {
+  const before = await takeSnapshot(cluster.admin, seeded.namespaces);
+  const loop = await CrashLoop.start({ cluster, seed, drainMs: 3000, extraArgs: ["--no-validate"], log, stepTimeoutMs: 300_000 });
+  try {
+    const uid = (await createMigration(cluster.admin)).metadata.uid ?? "";
+    await waitPhase(cluster.admin, "Converged", { timeoutMs: 300_000 });
+    const kill = loop.crashAt("rollback", { maxNth: Math.max(2, Math.floor(seeded.total / 2)) });
+    await cluster.admin.delete(DM, MIGRATION_NAME);
+    const rec = await kill;
+    assert.equal(rec.step, "rollback", `the kill hit the rollback (${JSON.stringify(rec)})`);
+    await waitGone(cluster.admin, MIGRATION_NAME, 300_000);
+    assert.deepEqual(snapshotDifferences(before, await takeSnapshot(cluster.admin, seeded.namespaces)), [], "the rolled-back migration left the cluster as it was");
+    assert.ok((await crdNames(cluster.admin, V1_GROUP)).length > 0, "the v1 CRDs are kept");
+    const copies = (await withV3Storage(cluster.admin, () => listAllV3(cluster.admin))).filter((o) => o.metadata.annotations?.[Names.migratedBy] === uid);
+    assert.ok(copies.every((o) => o.kind === "Tier" && ["default", "kube-admin", "kube-baseline"].includes(o.metadata.name ?? "")),
+      `no v3 copy left but the protected built-in tiers: ${copies.map((o) => `${o.kind}/${o.metadata.name}`).join(", ")}`);
+    return loop.crashes;
+  } finally {
+    await loop.stop();
+  }
+}
+
 /** Migration 2: to Complete with kills (targeted in every step, or random), then compared. */
 async function completedMigration(cluster: TestCluster, seed: number, targeted: boolean, result: RoundResult): Promise<CrashLoop> {
   const loop = await CrashLoop.start({ cluster, seed, drainMs: 4000, log, stepTimeoutMs: 300_000 });
@@ -143,11 +170,13 @@ async function round(cluster: TestCluster, n: number): Promise<RoundResult> {
   const started = Date.now();
   const seed = BASE_SEED * 1000 + n;
   if (n > 1) await resetApiServerMode(cluster.admin);
-  await installControllerManifests(cluster.admin);
+  // The optional foreign-owner role: its migrations scan for foreign owner references (the CRs do not opt out).
+  await installControllerManifests(cluster.admin, { foreignOwnerRole: true });
   const seeded = await seedScale(cluster.admin, { objects: OBJECTS, seed });
   log(`round ${n}: seeded ${seeded.total} objects (seed ${seed})`);
   const result: RoundResult = { round: n, seed, objects: seeded.total, crashes: [], lost: 0, duplicated: 0, conflicts: 0, collected: 0, seconds: 0 };
   result.crashes.push(...(await abortedMigration(cluster, seed, seeded)));
+  result.crashes.push(...(await rolledBackMigration(cluster, seed + 250, seeded)));
   const loop = await completedMigration(cluster, seed + 500, n % 2 === 1, result);
   try {
     result.collected = await collectedDependents(cluster, seeded);

@@ -178,7 +178,8 @@ export function scratchCrd(crd: KubeObject): KubeObject {
   };
 }
 
-function scratchName(name: string): string {
+/** The name of the scratch copy of one of Calico's admission policies or bindings (also named in the controller's RBAC). */
+export function scratchName(name: string): string {
   return `${name.split(".")[0]}.${SCRATCH_GROUP}`;
 }
 

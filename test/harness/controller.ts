@@ -7,11 +7,13 @@ import fs from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
 import { Registry } from "prom-client";
+import { Names } from "../../src/api/datastore-migration.js";
 import { DEFAULT_CONFIG, type ControllerConfig } from "../../src/controller/config.js";
 import { Manager } from "../../src/controller/manager.js";
 import { KubeClient } from "../../src/kube/client.js";
 import { systemClock } from "../../src/kube/clock.js";
 import { Discovery } from "../../src/kube/discovery.js";
+import { isNotFound } from "../../src/kube/errors.js";
 import { loadClientConfig } from "../../src/kube/kubeconfig.js";
 import type { Logger } from "../../src/kube/logger.js";
 import type { KubeObject } from "../../src/kube/object.js";
@@ -30,14 +32,35 @@ export function loadManifests(dir: string): KubeObject[] {
   );
 }
 
-/** Applies the CRD, namespace and RBAC (and optionally the foreign-owner role). */
+/**
+ * A migration the controller can run on the core role alone: the CR opts out of the foreign
+ * owner-reference scan, which needs list on every resource (manifests/optional).
+ */
+export const CORE_ROLE_OPT_OUT: Readonly<Record<string, string>> = { [Names.remapForeignOwnerReferences]: "false" };
+
+/**
+ * Applies the CRD, namespace and the core RBAC. The wide optional foreign-owner role (`*` / `*`)
+ * is bound only when asked for, and removed otherwise (the control plane is shared between
+ * suites): bound, it would grant every get/list/patch the core role forgot.
+ */
 export async function installControllerManifests(admin: KubeClient, options: { foreignOwnerRole?: boolean } = {}): Promise<void> {
   const discovery = new Discovery(admin);
   await applyAll(admin, discovery, loadManifests("crd"));
   await waitEstablished(admin, ["datastoremigrations.migration.projectcalico.org"]);
   discovery.reset();
   await applyAll(admin, discovery, [...loadManifests("manager").filter((o) => o.kind === "Namespace"), ...loadManifests("rbac")]);
-  if (options.foreignOwnerRole ?? true) await applyAll(admin, discovery, loadManifests("optional"));
+  const optional = loadManifests("optional");
+  if (options.foreignOwnerRole ?? false) {
+    await applyAll(admin, discovery, optional);
+    return;
+  }
+  for (const obj of optional) {
+    try {
+      await admin.delete(await discovery.resourceFor(obj.apiVersion ?? "", obj.kind ?? ""), obj.metadata.name ?? "");
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
 }
 
 /** A logger that keeps lines in memory (and prints them when CONTROLLER_LOG is set). */

@@ -4,7 +4,7 @@
  * aggregated APIService was still registered, and what the controller had last asked the API
  * server (seen by the proxy in front of it). Pure, so the rules are unit-tested.
  */
-import type { DatastoreMigration } from "../../src/api/datastore-migration.js";
+import { DeletionDecision, deletionDecisionOf, type DatastoreMigration } from "../../src/api/datastore-migration.js";
 import type { ProxiedRequest } from "./fault-proxy.js";
 
 /** The named steps a crash can hit, in migration order. */
@@ -16,6 +16,7 @@ export const CRASH_STEPS = [
   "mid-page",
   "verification",
   "converged",
+  "rollback",
   "abort",
   "cleanup",
 ] as const;
@@ -30,6 +31,7 @@ export const STEP_LABELS: Record<CrashStep | "other", string> = {
   "mid-page": "mid-page (between list pages)",
   verification: "during verification",
   converged: "during Converged",
+  rollback: "during a rollback at Converged",
   abort: "during abort",
   cleanup: "during cleanup",
   other: "other",
@@ -52,7 +54,16 @@ export function classifyCrash(o: CrashObservation): CrashStep | "other" {
   const dm = o.dm;
   if (!dm) return "other";
   const phase = dm.status?.phase ?? "Pending";
-  if (dm.metadata.deletionTimestamp) return phase === "Complete" ? "cleanup" : "abort";
+  if (dm.metadata.deletionTimestamp) {
+    if (phase === "Complete") return "cleanup";
+    // At Converged the deletion is decided once and recorded: roll back, or wait for Complete.
+    if (phase === "Converged") {
+      const decision = deletionDecisionOf(dm);
+      if (decision === DeletionDecision.Rollback) return "rollback";
+      if (decision === DeletionDecision.Complete) return "converged";
+    }
+    return "abort";
+  }
   switch (phase) {
     case "Pending":
       if (!dm.status?.datastoreLockedAt) return "planner";

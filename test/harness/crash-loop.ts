@@ -92,8 +92,8 @@ export class CrashLoop {
 
   /**
    * Kills the controller at `step` (see the module comment); resolves once it runs again. Arm it
-   * before the step begins. For abort and cleanup, the kill comes at the nth (seeded, 1..maxNth)
-   * request of the step.
+   * before the step begins. For abort, rollback and cleanup, the kill comes at the nth (seeded,
+   * 1..maxNth) request of the step.
    */
   async crashAt(step: CrashStep, options: { maxNth?: number } = {}): Promise<CrashRecord> {
     const r = this.random;
@@ -130,6 +130,12 @@ export class CrashLoop {
         return this.killOn(step, nth(options.maxNth ?? 3)((x) => this.deleting && x.method !== "GET" && !x.watch && (isStatusWrite(x) ||
           x.path.startsWith("/apis/projectcalico.org/v3/") || x.path.includes("/apiservices") || x.path.includes("/clusterinformations/") ||
           x.path.includes("/configmaps/") || /\/datastoremigrations\/[^/]+$/.test(x.path))));
+      case "rollback":
+        // Armed before the CR is deleted. A deletion at Converged that was judged safe deletes
+        // this migration's v3 copies: the kill comes at the nth (seeded, 1..maxNth) of them.
+        this.deleting = false;
+        return this.killOn(step, nth(options.maxNth ?? 20)((x) => this.deleting && this.status.phase === "Converged" && x.method === "DELETE" &&
+          x.path.startsWith("/apis/projectcalico.org/v3/") && !x.path.includes("/clusterinformations/")));
       case "cleanup":
         return this.killOn(step, nth(options.maxNth ?? 8)((x) => x.method === "DELETE" && /customresourcedefinitions\/[a-z]+\.crd\.projectcalico\.org$/.test(x.path)));
       default: {

@@ -1,8 +1,10 @@
 /**
  * Abort (delete the DatastoreMigration) at every step before Converged — while planning, during
  * the drain, between the v1 lock and the APIService delete, mid-copy, during verification, and
- * in WaitingForConflictResolution — each once with the controller running through the abort and
- * once SIGKILLed during it. Every time: every v1 object keeps name, uid, labels, annotations,
+ * in WaitingForConflictResolution — and at Converged, where a rollback is safe (no component
+ * switched, nothing written to v3 since the copy): each once with the controller running through
+ * the abort and once SIGKILLed during it (at Converged: half-way through deleting the v3 copies,
+ * after which the recorded decision must carry the rollback on, never drive on to Complete). Every time: every v1 object keeps name, uid, labels, annotations,
  * owner references and spec; v1 ClusterInformation is back as it was (our annotations gone); the
  * APIService is restored and stays; foreign owner references are as before. At the end, v3
  * storage holds nothing these migrations created but the protected built-in tiers (reported in
@@ -26,7 +28,7 @@ import { createV3, listAllV3, withV3Storage } from "../harness/v3-storage.js";
 
 const SEED = 777;
 const DM = migrationResource("v1");
-const STEPS = ["planning", "drain", "lock-to-apiservice-delete", "mid-copy", "verification", "waiting"] as const;
+const STEPS = ["planning", "drain", "lock-to-apiservice-delete", "mid-copy", "verification", "waiting", "converged"] as const;
 type Step = (typeof STEPS)[number];
 
 const cluster = await sharedCluster();
@@ -40,7 +42,7 @@ const PREEXISTING: KubeObject[] = [
 /** Created by "the user" mid-migration for the waiting cases: conflicts with v1 Tier platform (order 200). */
 const CONFLICTING: KubeObject = { kind: "Tier", metadata: { name: "platform" }, spec: { order: 300, defaultAction: "Pass" } };
 
-describe("abort at every step before Converged", () => {
+describe("abort at every step up to Converged", () => {
   let seeded: ScaleSeedResult;
   let snapshot: ClusterSnapshot;
   let loop: CrashLoop;
@@ -48,7 +50,8 @@ describe("abort at every step before Converged", () => {
 
   before(async () => {
     await resetApiServerMode(admin);
-    await installControllerManifests(admin);
+    // The optional foreign-owner role: its migrations scan for foreign owner references (the CRs do not opt out).
+    await installControllerManifests(admin, { foreignOwnerRole: true });
     seeded = await seedScale(admin, { objects: 80, seed: SEED });
     await withV3Storage(admin, async () => {
       for (const o of PREEXISTING) await createV3(admin, o);
@@ -106,11 +109,15 @@ describe("abort at every step before Converged", () => {
         });
         break;
       case "drain":
+      case "converged":
         break;
     }
     const dm = await createMigration(admin);
     if (step === "drain") {
       await waitMigration(admin, (m) => assert.ok(m.status?.datastoreLockedAt, "locked"), { message: "the v1 lock" });
+      await admin.delete(DM, MIGRATION_NAME);
+    } else if (step === "converged") {
+      await waitMigration(admin, (m) => assert.equal(m.status?.phase, "Converged", `phase (${m.status?.message})`), { message: "Converged" });
       await admin.delete(DM, MIGRATION_NAME);
     } else if (step === "waiting") {
       await waitMigration(admin, (m) => assert.equal(m.status?.phase, "WaitingForConflictResolution", `phase (${m.status?.message})`), { message: "WaitingForConflictResolution" });
@@ -126,12 +133,16 @@ describe("abort at every step before Converged", () => {
     for (const crash of [false, true]) {
       test(`abort ${step}${crash ? ", killed during the abort" : ""}: the cluster is back as it was`, async () => {
         // Armed first: it fires only on the abort's own writes.
-        const killed = crash ? loop.crashAt("abort", { maxNth: step === "planning" || step === "drain" ? 2 : 4 }) : undefined;
+        const expected = step === "converged" ? "rollback" : "abort";
+        const killed = !crash ? undefined : step === "converged" ? loop.crashAt("rollback", { maxNth: 30 }) : loop.crashAt("abort", { maxNth: step === "planning" || step === "drain" ? 2 : 4 });
+        let uid = "";
         try {
-          uids.push(await abortAt(step));
+          uid = await abortAt(step);
+          uids.push(uid);
           if (killed) {
             const rec = await killed;
-            assert.equal(rec.step, "abort", `the kill hit the abort (${JSON.stringify(rec)})`);
+            // "rollback" means the CR recorded deletionDecision=rollback before the kill.
+            assert.equal(rec.step, expected, `the kill hit the ${expected} (${JSON.stringify(rec)})`);
           }
           await waitGone(admin, MIGRATION_NAME, 120_000);
         } finally {
@@ -141,6 +152,13 @@ describe("abort at every step before Converged", () => {
         }
         const differences = snapshotDifferences(snapshot, await takeSnapshot(admin, seeded.namespaces));
         assert.deepEqual(differences, [], "nothing changed");
+        if (step === "converged") {
+          // Decided once (before the kill), honoured after the restart: rolled back, not driven on.
+          const dm = { metadata: { uid }, spec: { type: "" } };
+          assert.equal((await eventsFor(admin, dm, "RollbackAtConverged")).length, 1, "one RollbackAtConverged decision");
+          assert.deepEqual(await eventsFor(admin, dm, "DeletionDrivesOnToComplete"), [], "never driven on to Complete");
+          // That no v3 copy is left (but the protected built-in tiers) is checked for every case at the end.
+        }
         // The APIService stays restored: nothing (e.g. a stale reconcile) unregisters it again.
         await consistently(async () => {
           const svc = await getApiService(admin);

@@ -46,7 +46,8 @@ describe("bad input", () => {
 
   before(async () => {
     await resetApiServerMode(admin);
-    await installControllerManifests(admin);
+    // The optional foreign-owner role: its migrations scan for foreign owner references (the CRs do not opt out).
+    await installControllerManifests(admin, { foreignOwnerRole: true });
     seeded = await seedScale(admin, { objects: 40, seed: 99 });
     snapshot = await takeSnapshot(admin, seeded.namespaces);
     cp = await proxyForCluster(cluster, { seed: 99 });
@@ -69,7 +70,7 @@ describe("bad input", () => {
           delete v.schema.openAPIV3Schema.properties.spec.properties.type.enum;
         }
         await admin.update(CRDS, crd);
-        return () => installControllerManifests(admin);
+        return () => installControllerManifests(admin, { foreignOwnerRole: true });
       },
       run: async () => {
         await eventually(() => createMigration(admin, { type: "Bogus" }), { timeoutMs: 30_000, message: "a CR with spec.type Bogus is accepted" });
@@ -99,7 +100,7 @@ describe("bad input", () => {
     },
     {
       name: "deleting our CRD while a migration copies ends like deleting the CR (aborted, cluster restored)",
-      setup: () => Promise.resolve(() => installControllerManifests(admin)),
+      setup: () => Promise.resolve(() => installControllerManifests(admin, { foreignOwnerRole: true })),
       run: async () => {
         const dm = await createMigration(admin);
         await waitMigration(admin, (d) => assert.equal(d.status?.phase, "Migrating", `phase (${d.status?.message})`), { message: "Migrating" });
@@ -156,7 +157,7 @@ describe("bad input", () => {
         await admin.update(CLUSTER_ROLE, role);
         // The optional foreign-owner role lists everything: without it, the grant above is all there is.
         await admin.delete(CLUSTER_ROLE_BINDING, "calico-datastore-migration-foreign-owners");
-        return () => installControllerManifests(admin);
+        return () => installControllerManifests(admin, { foreignOwnerRole: true });
       },
       run: async () => {
         await createMigration(admin);

@@ -45,7 +45,8 @@ describe("calico-migrate abort", () => {
   before(async () => {
     cluster = await sharedCluster();
     await resetApiServerMode(cluster.admin);
-    await installControllerManifests(cluster.admin);
+    // The optional foreign-owner role: the CLI starts the migration with remapping on: the controller scans for foreign owner references.
+    await installControllerManifests(cluster.admin, { foreignOwnerRole: true });
     const tier = await writeV1(cluster.admin, { kind: "Tier", metadata: { name: "security" }, spec: { order: 200 } });
     await cluster.admin.create(CONFIGMAPS, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "abort-owned", namespace: "default", ownerReferences: [ownerRefTo(tier, "Tier")] }, data: { k: "v" } });
   });

@@ -41,7 +41,8 @@ describe("calico-migrate conflicts", () => {
   before(async () => {
     cluster = await sharedCluster();
     await resetApiServerMode(cluster.admin);
-    await installControllerManifests(cluster.admin);
+    // The optional foreign-owner role: the CLI starts the migration with remapping on: the controller scans for foreign owner references.
+    await installControllerManifests(cluster.admin, { foreignOwnerRole: true });
     await writeV1(cluster.admin, { kind: "Tier", metadata: { name: "default" }, spec: { order: 1_000_000, defaultAction: "Deny" } });
     await writeV1(cluster.admin, { kind: "GlobalNetworkPolicy", metadata: { name: "web" }, spec: { tier: "default", selector: "app == 'web'", order: 100, types: ["Ingress"] } });
     await writeV1(cluster.admin, { kind: "NetworkSet", metadata: { name: "office", namespace: "default" }, spec: { nets: ["192.168.1.0/24"] } });

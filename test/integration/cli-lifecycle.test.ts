@@ -35,7 +35,8 @@ describe("calico-migrate, following its own Next: lines", () => {
   before(async () => {
     cluster = await sharedCluster();
     await resetApiServerMode(cluster.admin);
-    await installControllerManifests(cluster.admin);
+    // The optional foreign-owner role: a ConfigMap owned by a Calico Tier must follow its owner to v3 (foreign owner references).
+    await installControllerManifests(cluster.admin, { foreignOwnerRole: true });
     const def = await writeV1(cluster.admin, { kind: "Tier", metadata: { name: "default" }, spec: { order: 1_000_000, defaultAction: "Deny" } });
     const security = await writeV1(cluster.admin, { kind: "Tier", metadata: { name: "security" }, spec: { order: 200 } });
     await writeV1(cluster.admin, { kind: "GlobalNetworkPolicy", metadata: { name: "deny-all", ownerReferences: [ownerRefTo(def, "Tier")] }, spec: { tier: "default", selector: "all()", types: ["Ingress"] } }, { crName: "default.deny-all", omitNameInAnnotation: true });

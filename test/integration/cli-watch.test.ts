@@ -34,7 +34,8 @@ describe("calico-migrate watch", () => {
   before(async () => {
     cluster = await sharedCluster();
     await resetApiServerMode(cluster.admin);
-    await installControllerManifests(cluster.admin);
+    // The optional foreign-owner role: the CLI starts the migration with remapping on: the controller scans for foreign owner references.
+    await installControllerManifests(cluster.admin, { foreignOwnerRole: true });
     await writeV1(cluster.admin, { kind: "Tier", metadata: { name: "security" }, spec: { order: 200 } });
     for (let i = 0; i < 30; i++) await writeV1(cluster.admin, { kind: "GlobalNetworkSet", metadata: { name: `set-${i}` }, spec: { nets: [`10.${i}.0.0/16`] } });
     controller = await startController(cluster);

@@ -33,7 +33,8 @@ describe("a conflict on the owner of a foreign dependent", () => {
   before(async () => {
     cluster = await sharedCluster();
     await resetApiServerMode(cluster.admin);
-    await installControllerManifests(cluster.admin);
+    // The optional foreign-owner role: the suite is about foreign dependents of conflicting owners (foreign owner references).
+    await installControllerManifests(cluster.admin, { foreignOwnerRole: true });
     const owner = await writeV1(cluster.admin, { kind: "Tier", metadata: { name: "owner" }, spec: { order: 100 } });
     await writeV1(cluster.admin, { kind: "Tier", metadata: { name: "bystander" }, spec: { order: 200 } });
     await cluster.admin.create(CONFIGMAPS, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "owned-by-tier", namespace: "default", ownerReferences: [ownerRefTo(owner, "Tier")] }, data: { k: "v" } });

@@ -13,7 +13,7 @@ import { isNotFound } from "../../src/kube/errors.js";
 import { DETACHED_ANNOTATION, DETACHED_LABEL } from "../../src/migration/foreign-owners.js";
 import { resetApiServerMode, seedClusterInformation } from "../harness/api-server-mode.js";
 import { denyCreates, denyRequests } from "../harness/admission.js";
-import { installControllerManifests, startController, type RunningController } from "../harness/controller.js";
+import { installControllerManifests, startController, type RunningController, CORE_ROLE_OPT_OUT } from "../harness/controller.js";
 import { consistently } from "../harness/eventually.js";
 import { gcBarrier } from "../harness/gc-barrier.js";
 import {
@@ -55,7 +55,7 @@ describe("controller: abort before Converged", () => {
   test("deleting the CR during the drain unlocks v1 (once the API server lets it) and leaves the APIService untouched", async () => {
     controller = await startController(cluster, { drainPeriodMs: 3_600_000 });
     const svc = await assertAggregatedApiService(cluster.admin);
-    const created = await createMigration(cluster.admin);
+    const created = await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     const dm = await waitMigration(cluster.admin, (d) => {
       assert.ok(d.status?.datastoreLockedAt, "datastoreLockedAt set");
       assert.equal(d.status?.message, "Waiting for in-flight datastore writes to drain");
@@ -84,7 +84,7 @@ describe("controller: abort before Converged", () => {
   test("deleting the CR during the drain leaves a v1 lock someone else took as it was", async () => {
     const ci = await cluster.admin.get(CLUSTER_INFORMATION_V1, "default");
     await cluster.admin.update(CLUSTER_INFORMATION_V1, { ...ci, spec: { ...(ci.spec as object), datastoreReady: false } });
-    await createMigration(cluster.admin);
+    await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     await waitMigration(cluster.admin, (d) => assert.ok(d.status?.datastoreLockedAt), { message: "draining" });
     assert.deepEqual(await v1Lock(cluster.admin), { ready: false, lockedBy: undefined }, "the lock was already taken: not recorded as ours");
     await deleteMigration(cluster.admin);
@@ -98,7 +98,7 @@ describe("controller: abort before Converged", () => {
   test("deleting the CR while waiting on conflicts found in Pending restores the APIService, and it stays restored", async () => {
     controller = await startController(cluster);
     await withV3Storage(cluster.admin, () => createV3(cluster.admin, { kind: "Tier", metadata: { name: "security" }, spec: { order: 999 } }));
-    await createMigration(cluster.admin);
+    await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     await waitPhase(cluster.admin, "WaitingForConflictResolution");
 
     await deleteMigration(cluster.admin);
@@ -110,7 +110,7 @@ describe("controller: abort before Converged", () => {
   });
 
   test("a v1 ClusterInformation deleted meanwhile leaves nothing to unlock and does not hold the abort", async () => {
-    await createMigration(cluster.admin);
+    await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     await waitPhase(cluster.admin, "WaitingForConflictResolution");
     await cluster.admin.delete(CLUSTER_INFORMATION_V1, "default");
     await deleteMigration(cluster.admin);
@@ -119,6 +119,10 @@ describe("controller: abort before Converged", () => {
   });
 
   test("deleting the CR while the copy keeps failing in Migrating removes only what this migration created and restores API-server mode", async (t) => {
+    // The optional foreign-owner role for this test only: its ConfigMap, owned by a Calico Tier,
+    // must be detached and restored (foreign owner references); the other tests run on the core role.
+    await installControllerManifests(cluster.admin, { foreignOwnerRole: true });
+    t.after(() => installControllerManifests(cluster.admin));
     // v1: the built-in tiers, a tier with a policy, an IPPool whose copy the API server refuses.
     for (const [name, order, action] of [["default", 1_000_000, "Deny"], ["kube-admin", 1_000, "Pass"], ["kube-baseline", 10_000_000, "Pass"]] as const) {
       await writeV1(cluster.admin, { kind: "Tier", metadata: { name }, spec: { order, defaultAction: action } });

@@ -14,7 +14,7 @@ import type { KubeObject } from "../../src/kube/object.js";
 import { CRDS } from "../../src/migration/prerequisites.js";
 import { APISERVICE, APISERVICE_NAME, registerApiService, resetApiServerMode } from "../harness/api-server-mode.js";
 import { applyAll, waitEstablished } from "../harness/apply.js";
-import { installControllerManifests, loadManifests, startController, type RunningController } from "../harness/controller.js";
+import { installControllerManifests, loadManifests, startController, type RunningController, CORE_ROLE_OPT_OUT } from "../harness/controller.js";
 import { consistently, eventually } from "../harness/eventually.js";
 import {
   assertAggregatedApiService, assertApiServiceUnregistered, createMigration, deleteMigration, getMigration, v1Lock, waitEvent, waitGone, waitMigration, waitPhase,
@@ -62,7 +62,7 @@ describe("controller: API versions and compatibility", () => {
 
   test("a DatastoreMigration with another name is ignored and told so; v1-to-v3 carries an OtherMigrations condition until it is gone", async () => {
     await createMigration(cluster.admin, { name: "other" });
-    const dm = await createMigration(cluster.admin);
+    const dm = await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     const other = await waitMigration(cluster.admin, (o) => assert.equal(o.status?.message,
       'ignored: only the DatastoreMigration named "v1-to-v3" is acted on; delete this one (kubectl delete datastoremigration other)'), { name: "other", message: "the other CR is told it is ignored" });
     assert.equal(other.status?.phase, undefined, "the other CR has no phase");
@@ -85,7 +85,7 @@ describe("controller: API versions and compatibility", () => {
     for (const v of relaxed.spec.versions) delete v.schema.openAPIV3Schema.properties.spec.properties.type.enum;
     await installCrd(cluster.admin, relaxed, false);
     try {
-      await createMigration(cluster.admin, { type: "Bogus" });
+      await createMigration(cluster.admin, { type: "Bogus", annotations: CORE_ROLE_OPT_OUT });
       const dm = await waitPhase(cluster.admin, "Failed");
       const message = 'unsupported migration type: "Bogus" (only "APIServerToCRDs" is supported)';
       assert.equal(dm.status?.message, message);
@@ -114,7 +114,7 @@ describe("controller: API versions and compatibility", () => {
     try {
       // A conflict holds the migration locked, with the APIService unregistered.
       await withV3Storage(cluster.admin, () => createV3(cluster.admin, { kind: "Tier", metadata: { name: "security" }, spec: { order: 999 } }));
-      const created = await createMigration(cluster.admin);
+      const created = await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
       await waitPhase(cluster.admin, "WaitingForConflictResolution");
       await assertApiServiceUnregistered(cluster.admin);
       await cluster.admin.patch(migrationResource("v1"), "v1-to-v3", { spec: { type: "Bogus" } }, "merge");
@@ -146,7 +146,7 @@ describe("controller: API versions and compatibility", () => {
     preGa.spec.versions = preGa.spec.versions.filter((v) => v.name === "v1beta1").map((v) => ({ ...v, storage: true }));
     await installCrd(cluster.admin, preGa, true);
     try {
-      const created = await createMigration(cluster.admin, { version: "v1beta1" });
+      const created = await createMigration(cluster.admin, { version: "v1beta1", annotations: CORE_ROLE_OPT_OUT });
       const dm = await waitPhase(cluster.admin, "Converged", { version: "v1beta1" });
       assert.equal(dm.metadata.uid, created.metadata.uid);
       assert.ok(dm.metadata.finalizers?.includes(Names.finalizer));
@@ -167,7 +167,7 @@ describe("controller: API versions and compatibility", () => {
     await cluster.admin.delete(APISERVICE, APISERVICE_NAME);
     await waitV3Served(cluster.admin);
     try {
-      await createMigration(cluster.admin);
+      await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
       const dm = await waitPhase(cluster.admin, "Converged");
       assert.equal(dm.metadata.annotations?.[Names.savedApiService], undefined, "nothing saved");
       await deleteMigration(cluster.admin);
@@ -190,7 +190,7 @@ describe("controller: API versions and compatibility", () => {
       assert.deepEqual(left.map((c) => c.metadata.name), []);
     }, { timeoutMs: 180_000, message: "v1 CRDs deleted" });
 
-    await createMigration(cluster.admin);
+    await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     const dm: DatastoreMigration = await waitPhase(cluster.admin, "Failed");
     assert.equal(dm.status?.message, "no v1 CRDs (crd.projectcalico.org) found - nothing to migrate");
     assert.ok(dm.status?.conditions?.some((c) => c.type === ConditionType.Failed && c.reason === "MigrationError"));

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { ConditionType, Names, type DatastoreMigration } from "../../src/api/datastore-migration.js";
 import { kindByName, v3Resource, type CalicoKind } from "../../src/calico/kinds.js";
 import { resetApiServerMode, registerApiService } from "../harness/api-server-mode.js";
-import { installControllerManifests, startController, type RunningController } from "../harness/controller.js";
+import { installControllerManifests, startController, type RunningController, CORE_ROLE_OPT_OUT } from "../harness/controller.js";
 import { consistently, eventually } from "../harness/eventually.js";
 import {
   assertApiServiceUnregistered, createMigration, eventsFor, getMigration, recordPhases, switchAllComponents, v1Lock, waitEvent, waitMigration, waitPhase,
@@ -48,7 +48,7 @@ describe("controller: conflicts and their resolution", () => {
   });
 
   test("a v3 Tier with another order stops the migration in WaitingForConflictResolution with one Conflict condition", async () => {
-    uid = (await createMigration(cluster.admin)).metadata.uid ?? "";
+    uid = (await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT })).metadata.uid ?? "";
     const dm = await waitPhase(cluster.admin, "WaitingForConflictResolution");
     assert.equal(dm.status?.message, "Datastore is locked: resolve 1 resource conflicts to let the migration continue");
     assert.equal(dm.status?.conditions?.length, 1);

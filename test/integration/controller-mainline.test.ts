@@ -38,7 +38,8 @@ describe("controller mainline", () => {
   before(async () => {
     cluster = await sharedCluster();
     await resetApiServerMode(cluster.admin);
-    await installControllerManifests(cluster.admin);
+    // The optional foreign-owner role: a ConfigMap owned by a Calico Tier must be re-pointed at the v3 owner (foreign owner references).
+    await installControllerManifests(cluster.admin, { foreignOwnerRole: true });
     const defaultTier = await writeV1(cluster.admin, { kind: "Tier", metadata: { name: "default" }, spec: { order: 1_000_000, defaultAction: "Deny" } });
     securityTier = await writeV1(cluster.admin, { kind: "Tier", metadata: { name: "security", labels: { team: "sec" } }, spec: { order: 200 } });
     await writeV1(cluster.admin, {

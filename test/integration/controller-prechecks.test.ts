@@ -13,7 +13,7 @@ import type { KubeObject } from "../../src/kube/object.js";
 import { CRDS } from "../../src/migration/prerequisites.js";
 import { resetApiServerMode, v3Crds, withoutV1Validation } from "../harness/api-server-mode.js";
 import { applyAll, waitEstablished } from "../harness/apply.js";
-import { CONTROLLER_NAMESPACE, CONTROLLER_SA, installControllerManifests, loadManifests, startController, type RunningController } from "../harness/controller.js";
+import { CONTROLLER_NAMESPACE, CONTROLLER_SA, installControllerManifests, loadManifests, startController, type RunningController, CORE_ROLE_OPT_OUT } from "../harness/controller.js";
 import { consistently, eventually } from "../harness/eventually.js";
 import {
   assertAggregatedApiService, CONFIGMAPS, createMigration, deleteMigration, getMigration, v1Lock, waitMigration, waitPhase,
@@ -81,7 +81,7 @@ describe("controller: blocked before the lock", () => {
       subjects: [{ kind: "ServiceAccount", name: CONTROLLER_SA, namespace: CONTROLLER_NAMESPACE }],
     });
     try {
-      await createMigration(cluster.admin);
+      await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
       const message = await blockedWith((m) => assert.match(m, /^Waiting for migration RBAC permissions/));
       assert.equal(message, "Waiting for migration RBAC permissions");
     } finally {
@@ -99,7 +99,7 @@ describe("controller: blocked before the lock", () => {
     await cluster.admin.delete(CRDS, name);
     await eventually(() => cluster.admin.get(CRDS, name).then(() => false, (e: unknown) => isNotFound(e)), { timeoutMs: 60_000, message: "v3 tiers CRD deleted" });
     try {
-      await createMigration(cluster.admin);
+      await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
       await blockedWith((m) => assert.match(m, /^v3 CRDs \(projectcalico\.org\) not installed — apply them before starting migration \(missing: tiers\.projectcalico\.org\)/));
     } finally {
       await deleteMigration(cluster.admin);
@@ -111,7 +111,7 @@ describe("controller: blocked before the lock", () => {
   test("a v1 object the v3 API would reject is named, found by the server-side validation", async () => {
     await withoutV1Validation(cluster.admin, "ippools", () => writeV1(cluster.admin, { kind: "IPPool", metadata: { name: "unmasked" }, spec: { cidr: "10.0.0.1/24" } }));
     try {
-      await createMigration(cluster.admin);
+      await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
       await blockedWith((m) => assert.match(m, /^IPPool "unmasked" would be rejected by the v3 API at spec\b.*\. Fix: correct it in v1: kubectl edit ippools\.crd\.projectcalico\.org unmasked/));
     } finally {
       await deleteMigration(cluster.admin);
@@ -141,7 +141,7 @@ describe("controller: blocked before the lock", () => {
   test("a v1 lock the API server refuses is retried with the error in status.message, and nothing is copied", async () => {
     const allow = await denyRequests(cluster.admin, { apiGroup: "crd.projectcalico.org", apiVersion: "v1", resource: "clusterinformations", operations: ["UPDATE"], message: "v1 lock refused by the test" });
     try {
-      await createMigration(cluster.admin);
+      await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
       await blockedWith((m) => assert.match(m, /^locking v1 ClusterInformation: .*v1 lock refused by the test/));
       assert.equal((await getMigration(cluster.admin))?.status?.progress, undefined, "no copy started");
     } finally {
@@ -155,7 +155,7 @@ describe("controller: blocked before the lock", () => {
     await withoutV1Validation(cluster.admin, "tiers", () => writeV1(cluster.admin, { kind: "Tier", metadata: { name: "default" }, spec: {} }));
     await writeV1(cluster.admin, { kind: "Tier", metadata: { name: "kube-baseline" }, spec: { order: 10_000_000, defaultAction: "Pass" } });
     await withoutV1Validation(cluster.admin, "tiers", () => writeV1(cluster.admin, { kind: "Tier", metadata: { name: "kube-admin" }, spec: { order: 42, defaultAction: "Pass" } }));
-    await createMigration(cluster.admin);
+    await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     const message = await blockedWith((m) => assert.match(m, /tier "kube-admin" must have order 1000/));
     assert.equal(message, 'Correct the following v1 tiers before migration can start: tier "kube-admin" must have order 1000');
 

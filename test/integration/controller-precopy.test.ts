@@ -16,7 +16,7 @@ import { isNotFound } from "../../src/kube/errors.js";
 import { closeDoor, DOOR_VERSION, doorResource, doorServed, openDoor, v3CrdName } from "../../src/migration/precopy-door.js";
 import { CRDS } from "../../src/migration/prerequisites.js";
 import { resetApiServerMode } from "../harness/api-server-mode.js";
-import { installControllerManifests, startController, type RunningController } from "../harness/controller.js";
+import { CORE_ROLE_OPT_OUT, installControllerManifests, startController, type RunningController } from "../harness/controller.js";
 import { compareDatastores, describeComparison } from "../harness/datastore-compare.js";
 import { eventually } from "../harness/eventually.js";
 import { assertAggregatedApiService, createMigration, deleteMigration, eventsFor, v1Lock, waitGone, waitPhase } from "../harness/migration-cr.js";
@@ -98,7 +98,7 @@ describe("pre-copy before the lock", () => {
   test("changes made after the pre-copy end in v3 exactly as in v1, and the door is closed cleanly", async () => {
     await seed(cluster.admin);
     controller = await startController(cluster, { drainPeriodMs: 12_000 });
-    await createMigration(cluster.admin);
+    await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     const pre = await waitPrecopiedAndLocked(cluster.admin);
     assert.match(condition(pre, ConditionType.PreCopy)?.message ?? "", /copied before the lock: \d+ v1 objects: [1-9]\d* copied/);
     await changeAfterPrecopy(cluster.admin);
@@ -136,7 +136,7 @@ describe("pre-copy before the lock", () => {
     await resetApiServerMode(cluster.admin);
     await seed(cluster.admin);
     controller = await startController(cluster, { drainPeriodMs: 60_000 });
-    const created = await createMigration(cluster.admin);
+    const created = await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     await waitPrecopiedAndLocked(cluster.admin);
     assert.ok((await copiesInV3Storage(cluster.admin, created.metadata.uid ?? "")).length > 0, "copies were made before the lock");
     await deleteMigration(cluster.admin);
@@ -165,7 +165,7 @@ describe("pre-copy before the lock", () => {
     const rules = (role as unknown as { rules: { resourceNames?: string[] }[] }).rules;
     await cluster.admin.update(CLUSTER_ROLE, { ...role, rules: rules.filter((r) => !r.resourceNames?.includes(v3CrdName(CALICO_KINDS[0]!))) });
     controller = await startController(cluster);
-    await createMigration(cluster.admin);
+    await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     const dm = await waitPhase(cluster.admin, "Converged", { timeoutMs: 120_000 });
     assert.equal(condition(dm, ConditionType.PreCopy)?.status, "False");
     assert.equal(condition(dm, ConditionType.PreCopy)?.reason, "DoorRefused");

@@ -39,7 +39,8 @@ describe("controller: a new controller resumes in every phase", () => {
   before(async () => {
     cluster = await sharedCluster();
     await resetApiServerMode(cluster.admin);
-    await installControllerManifests(cluster.admin);
+    // The optional foreign-owner role: foreign dependents must survive a restart at every step (foreign owner references).
+    await installControllerManifests(cluster.admin, { foreignOwnerRole: true });
     // v3 storage first: while the APIService is unregistered for this, the garbage collector would
     // see every object owned by a v1 Tier (by its API-server uid) as orphaned and delete it.
     await withV3Storage(cluster.admin, () => createV3(cluster.admin, { kind: "Tier", metadata: { name: "custom" }, spec: { order: 999 } }));

@@ -16,7 +16,7 @@ import { CRDS } from "../../src/migration/prerequisites.js";
 import { denyRequests } from "../harness/admission.js";
 import { INSTALLATIONS, resetApiServerMode } from "../harness/api-server-mode.js";
 import { captureIo } from "../harness/cli.js";
-import { installControllerManifests, startController, type RunningController } from "../harness/controller.js";
+import { installControllerManifests, startController, type RunningController, CORE_ROLE_OPT_OUT } from "../harness/controller.js";
 import { consistently, eventually } from "../harness/eventually.js";
 import {
   assertAggregatedApiService, createMigration, eventsFor, getMigration, setV3ApiGroup, switchAllComponents, v1Lock, waitEvent, waitGone, waitMigration, waitPhase,
@@ -50,7 +50,7 @@ describe("controller: deletion at Converged", () => {
   test("with no component on the v3 API group and no v3 write since the copy, deleting the CR rolls the migration back", async () => {
     // A v3 ClusterInformation an earlier migration created: this one only locks and unlocks it.
     await withV3Storage(cluster.admin, () => createV3(cluster.admin, { kind: "ClusterInformation", metadata: { name: "default", annotations: { [Names.migratedBy]: "migration-a" } }, spec: { clusterGUID: "from-migration-a", datastoreReady: true } }));
-    const created = await createMigration(cluster.admin);
+    const created = await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     const uid = created.metadata.uid ?? "";
     const dm = await waitPhase(cluster.admin, "Converged");
     assert.equal(dm.status?.progress?.migrated, 3);
@@ -80,7 +80,7 @@ describe("controller: deletion at Converged", () => {
   });
 
   test("a rollback at Converged that fails half-way is carried on when it can, never turned into a drive on to Complete", async () => {
-    const created = await createMigration(cluster.admin);
+    const created = await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     await waitPhase(cluster.admin, "Converged");
     // The rollback deletes its v3 copies in reverse copy order: the GlobalNetworkSet goes, then
     // the GlobalNetworkPolicy is refused. Those deletions are v3 writes since the copy.
@@ -111,7 +111,7 @@ describe("controller: deletion at Converged", () => {
   });
 
   test("abort at Converged reports the controller's decision when it differs from the CLI's own check; the deletion then waits for Complete", async () => {
-    await createMigration(cluster.admin);
+    await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     await waitPhase(cluster.admin, "Converged");
     await controller.stop();
     // The CLI judges the rollback safe and deletes the CR; a v3 write lands before the controller

@@ -3,24 +3,28 @@
  * in the planner, during the drain, between the v1 lock and the APIService delete, mid-kind,
  * between list pages, during verification, at Converged, and during the v1 CRD cleanup — and
  * restarted each time: the migration still reaches Complete with every v1 object exactly once
- * in v3, 0 conflicts, and no owner-referenced object collected by the garbage collector.
+ * in v3, 0 conflicts, and no owner-referenced object collected by the garbage collector. Before
+ * that, a migration deleted at Converged while a rollback is safe is killed half-way through
+ * deleting its v3 copies: it must carry the rollback on (the recorded decision), never drive on.
  * (The long variant with random kill points is `npm run soak`.)
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ConditionType, MIGRATION_NAME, migrationResource } from "../../src/api/datastore-migration.js";
+import { ConditionType, DeletionDecision, MIGRATION_NAME, migrationResource, Names } from "../../src/api/datastore-migration.js";
 import { CALICO_KINDS, kindByName, V1_GROUP, v3Resource } from "../../src/calico/kinds.js";
 import { crdNames } from "../../src/migration/prerequisites.js";
 import { resetApiServerMode } from "../harness/api-server-mode.js";
+import { snapshotDifferences, takeSnapshot } from "../harness/cluster-snapshot.js";
 import { installControllerManifests } from "../harness/controller.js";
 import type { CrashStep } from "../harness/crash-classify.js";
 import { CrashLoop } from "../harness/crash-loop.js";
 import { compareDatastores, describeComparison } from "../harness/datastore-compare.js";
 import { gcBarrier } from "../harness/gc-barrier.js";
-import { createMigration, waitGone, waitPhase } from "../harness/migration-cr.js";
+import { assertAggregatedApiService, createMigration, eventsFor, getMigration, waitGone, waitPhase } from "../harness/migration-cr.js";
 import { switchComponentsToV3 } from "../harness/switch-components.js";
 import { CONFIGMAPS, seedScale, type ScaleSeedResult } from "../harness/scale-seed.js";
 import { sharedCluster } from "../harness/shared-cluster.js";
+import { listAllV3, withV3Storage } from "../harness/v3-storage.js";
 
 const SEED = 4242;
 const cluster = await sharedCluster();
@@ -46,7 +50,8 @@ describe("controller crashes at every step", () => {
 
   before(async () => {
     await resetApiServerMode(cluster.admin);
-    await installControllerManifests(cluster.admin);
+    // The optional foreign-owner role: its migrations scan for foreign owner references (the CRs do not opt out).
+    await installControllerManifests(cluster.admin, { foreignOwnerRole: true });
     seeded = await seedScale(cluster.admin, { objects: 1200, seed: SEED });
     loop = await CrashLoop.start({ cluster, seed: SEED, drainMs: 4000, log: (l) => console.log(`# ${l}`) });
   });
@@ -54,6 +59,31 @@ describe("controller crashes at every step", () => {
   after(async () => {
     await loop?.stop();
     for (const d of seeded?.dependents ?? []) await cluster.admin.delete(CONFIGMAPS, d.name, d.namespace).catch(() => undefined);
+  });
+
+  test("a rollback at Converged killed half-way carries on rolling back: API-server mode, v1 intact, no v3 copy left", async () => {
+    const before = await takeSnapshot(cluster.admin, seeded.namespaces);
+    const created = await createMigration(cluster.admin);
+    const uid = created.metadata.uid ?? "";
+    await waitPhase(cluster.admin, "Converged", { timeoutMs: 300_000 });
+    // No component switched, nothing written to v3 since the copy: the deletion is a rollback.
+    const kill = loop.crashAt("rollback", { maxNth: 600 });
+    await cluster.admin.delete(migrationResource("v1"), MIGRATION_NAME);
+    const crash = await kill;
+    assert.equal(crash.step, "rollback", `the kill hit the rollback, decided and recorded before it (${JSON.stringify(crash)})`);
+    const resumed = await getMigration(cluster.admin);
+    if (resumed) assert.equal(resumed.metadata.annotations?.[Names.deletionDecision], DeletionDecision.Rollback, "the decision stays recorded across the restart");
+    await waitGone(cluster.admin, MIGRATION_NAME, 300_000);
+
+    assert.deepEqual(snapshotDifferences(before, await takeSnapshot(cluster.admin, seeded.namespaces)), [], "v1 objects, the locks and foreign owner references are as before");
+    await assertAggregatedApiService(cluster.admin);
+    assert.ok((await crdNames(cluster.admin, V1_GROUP)).length > 0, "the v1 CRDs are still there");
+    const dm = { metadata: { uid }, spec: { type: "" } };
+    assert.equal((await eventsFor(cluster.admin, dm, "RollbackAtConverged")).length, 1, "decided once");
+    assert.deepEqual(await eventsFor(cluster.admin, dm, "DeletionDrivesOnToComplete"), [], "never driven on to Complete");
+    const copies = (await withV3Storage(cluster.admin, () => listAllV3(cluster.admin))).filter((o) => o.metadata.annotations?.[Names.migratedBy] === uid);
+    assert.ok(copies.every((o) => o.kind === "Tier" && ["default", "kube-admin", "kube-baseline"].includes(o.metadata.name ?? "")),
+      `no v3 copy left but the protected built-in tiers: ${copies.map((o) => `${o.kind}/${o.metadata.name}`).join(", ")}`);
   });
 
   test("a migration killed in each step reaches Complete with nothing lost, duplicated or in conflict", async () => {

@@ -37,7 +37,8 @@ describe("migration under API faults", () => {
 
   before(async () => {
     await resetApiServerMode(cluster.admin);
-    await installControllerManifests(cluster.admin);
+    // The optional foreign-owner role: its migrations scan for foreign owner references (the CRs do not opt out).
+    await installControllerManifests(cluster.admin, { foreignOwnerRole: true });
     seeded = await seedScale(cluster.admin, { objects: OBJECTS, seed: SEED });
     cp = await proxyForCluster(cluster, {
       seed: SEED,

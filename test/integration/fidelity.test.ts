@@ -77,7 +77,8 @@ describe("fidelity: read through the Calico API server before = read from the v3
   before(async () => {
     cluster = await sharedCluster();
     await resetApiServerMode(cluster.admin);
-    await installControllerManifests(cluster.admin);
+    // The optional foreign-owner role: the sample cluster's foreign dependent must keep its owner through the migration (foreign owner references).
+    await installControllerManifests(cluster.admin, { foreignOwnerRole: true });
     await seedSampleCluster(cluster.admin, { throughApi: true });
     // Metadata users set: annotations of their own, and a Calico owner through the API's own uid.
     const tier = await cluster.admin.request<KubeObject>("GET", "/apis/projectcalico.org/v3/tiers/security");

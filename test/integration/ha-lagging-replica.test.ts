@@ -44,7 +44,8 @@ describe("HA control plane with a lagging kube-apiserver", () => {
     cp = await ControlPlane.start({ apiservers: 3 });
     cluster = { admin: cp.admin, kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, serviceAccountKubeconfig: (ns, n) => cp.serviceAccountKubeconfig(ns, n), sideState: () => cp.sideState() };
     await installApiServerMode(cp.admin);
-    await installControllerManifests(cp.admin);
+    // The optional foreign-owner role: its migration scans for foreign owner references (the CR does not opt out).
+    await installControllerManifests(cp.admin, { foreignOwnerRole: true });
     await seedSampleCluster(cp.admin, { throughApi: true });
     v1Before = await v1Versions(cp);
     await cp.setLag(LAG_MS);

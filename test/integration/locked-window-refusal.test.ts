@@ -30,7 +30,8 @@ describe("a copy refused as invalid inside the locked window", () => {
   before(async () => {
     cluster = await sharedCluster();
     await resetApiServerMode(cluster.admin);
-    await installControllerManifests(cluster.admin);
+    // The optional foreign-owner role: its migration scans for foreign owner references (the CR does not opt out).
+    await installControllerManifests(cluster.admin, { foreignOwnerRole: true });
     await writeV1(cluster.admin, { kind: "Tier", metadata: { name: "security" }, spec: { order: 200 } });
     await writeV1(cluster.admin, { kind: "GlobalNetworkSet", metadata: { name: "external" }, spec: { nets: ["192.0.2.0/24"] } });
     undo = await legacyV1(cluster.admin, "BGPPeer", "node-and-selector", { node: "node-0", nodeSelector: "all()", peerIP: "192.0.2.2", asNumber: 64514 });

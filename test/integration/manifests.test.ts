@@ -14,7 +14,7 @@ import { Discovery } from "../../src/kube/discovery.js";
 import type { KubeObject } from "../../src/kube/object.js";
 import { resetApiServerMode } from "../harness/api-server-mode.js";
 import { repoRoot } from "../harness/binaries.js";
-import { CONTROLLER_NAMESPACE, CONTROLLER_SA, installControllerManifests } from "../harness/controller.js";
+import { CONTROLLER_NAMESPACE, CONTROLLER_SA, CORE_ROLE_OPT_OUT, installControllerManifests } from "../harness/controller.js";
 import { eventually } from "../harness/eventually.js";
 import { seedSampleCluster } from "../harness/sample-cluster.js";
 import { sharedCluster, type TestCluster } from "../harness/shared-cluster.js";
@@ -87,7 +87,9 @@ describe("manifests", () => {
       child = spawn(process.execPath, ["--import", "tsx", path.join(repoRoot, "src/cli/main.ts"), ...args, "--kubeconfig", kubeconfig, "--drain-period", "1s", "--poll-interval", "1s"], { cwd: repoRoot });
       child.stdout?.on("data", (b: Buffer) => (output += b.toString()));
       child.stderr?.on("data", (b: Buffer) => (output += b.toString()));
-      await cluster.admin.create(migrationResource("v1"), { apiVersion: "migration.projectcalico.org/v1", kind: "DatastoreMigration", metadata: { name: "v1-to-v3" }, spec: { type: "APIServerToCRDs" } });
+      // The shipped core role alone (kustomization without manifests/optional): the CR opts out of
+      // the foreign owner-reference scan, as a cluster without the optional role must.
+      await cluster.admin.create(migrationResource("v1"), { apiVersion: "migration.projectcalico.org/v1", kind: "DatastoreMigration", metadata: { name: "v1-to-v3", annotations: CORE_ROLE_OPT_OUT }, spec: { type: "APIServerToCRDs" } });
       const dm = await eventually(async (): Promise<DatastoreMigration> => {
         const cr = (await cluster.admin.get(migrationResource("v1"), "v1-to-v3")) as unknown as DatastoreMigration;
         if (cr.status?.phase !== "Converged") throw new Error(`phase ${cr.status?.phase}: ${cr.status?.message}`);

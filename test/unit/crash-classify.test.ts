@@ -3,7 +3,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { DatastoreMigration, DatastoreMigrationStatus } from "../../src/api/datastore-migration.js";
+import { DeletionDecision, Names, type DatastoreMigration, type DatastoreMigrationStatus } from "../../src/api/datastore-migration.js";
 import { classifyCrash, isPostDrainWork, isV1List, isV3Create, type CrashObservation } from "../harness/crash-classify.js";
 import type { ProxiedRequest } from "../harness/fault-proxy.js";
 
@@ -12,6 +12,7 @@ const dm = (status: DatastoreMigrationStatus, deleting = false): DatastoreMigrat
   spec: { type: "APIServerToCRDs" },
   status,
 });
+const decided = (d: DatastoreMigration, decision: DeletionDecision): DatastoreMigration => ({ ...d, metadata: { ...d.metadata, annotations: { [Names.deletionDecision]: decision } } });
 const seen = (o: Partial<CrashObservation> & Pick<CrashObservation, "dm">): CrashObservation => ({ apiServicePresent: true, postDrainSeen: false, betweenPages: false, ...o });
 const locked = "2026-01-01T00:00:00Z";
 const copying = { totalTypes: 21, completedTypes: 8, typeProgress: "8 / 21", currentType: "NetworkPolicy" };
@@ -32,10 +33,12 @@ test("Migrating: mid-kind, mid-page between list pages, verification once every 
   assert.equal(classifyCrash(seen({ dm: dm({ phase: "Migrating", progress: copied }), betweenPages: true })), "verification");
 });
 
-test("Converged, abort, cleanup and the rest", () => {
+test("Converged, a rollback at Converged, abort, cleanup and the rest", () => {
   assert.equal(classifyCrash(seen({ dm: dm({ phase: "Converged" }) })), "converged");
   assert.equal(classifyCrash(seen({ dm: dm({ phase: "Migrating", progress: copying }, true) })), "abort");
   assert.equal(classifyCrash(seen({ dm: dm({ phase: "Converged" }, true) })), "abort");
+  assert.equal(classifyCrash(seen({ dm: decided(dm({ phase: "Converged" }, true), DeletionDecision.Rollback) })), "rollback");
+  assert.equal(classifyCrash(seen({ dm: decided(dm({ phase: "Converged" }, true), DeletionDecision.Complete) })), "converged");
   assert.equal(classifyCrash(seen({ dm: dm({ phase: "Complete" }, true) })), "cleanup");
   assert.equal(classifyCrash(seen({ dm: dm({ phase: "WaitingForConflictResolution" }) })), "other");
   assert.equal(classifyCrash(seen({ dm: undefined })), "other");
