@@ -40,7 +40,8 @@ describe("abort: what it must not skip or rush", () => {
   before(async () => {
     cluster = await sharedCluster();
     await resetApiServerMode(cluster.admin);
-    await installControllerManifests(cluster.admin);
+    // The optional role: the scenarios hold foreign dependents (and one takes the role away).
+    await installControllerManifests(cluster.admin, { foreignOwnerRole: true });
     for (const [name, order, action] of [["default", 1_000_000, "Deny"], ["kube-admin", 1_000, "Pass"], ["kube-baseline", 10_000_000, "Pass"]] as const) {
       await writeV1(cluster.admin, { kind: "Tier", metadata: { name }, spec: { order, defaultAction: action } });
     }
@@ -128,7 +129,7 @@ describe("abort: what it must not skip or rush", () => {
       assert.equal(saved?.migration.uid, created.metadata.uid);
       assert.ok(saved?.notScanned.some((n) => n.resource === "configmaps" && n.reason === "forbidden"), JSON.stringify(saved?.notScanned));
     } finally {
-      await installControllerManifests(cluster.admin);
+      await installControllerManifests(cluster.admin, { foreignOwnerRole: true });
     }
     await waitGone(cluster.admin);
     assert.deepEqual(await v1Lock(cluster.admin), { ready: true, lockedBy: undefined });

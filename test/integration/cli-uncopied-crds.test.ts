@@ -17,7 +17,7 @@ import { CRDS } from "../../src/migration/prerequisites.js";
 import { resetApiServerMode } from "../harness/api-server-mode.js";
 import { waitEstablished } from "../harness/apply.js";
 import { captureIo, type CapturedIo } from "../harness/cli.js";
-import { installControllerManifests, startController, type RunningController } from "../harness/controller.js";
+import { CORE_ROLE_OPT_OUT, installControllerManifests, startController, type RunningController } from "../harness/controller.js";
 import { createMigration, switchAllComponents, waitPhase } from "../harness/migration-cr.js";
 import { sharedCluster, type TestCluster } from "../harness/shared-cluster.js";
 import { writeV1 } from "../harness/v1-writer.js";
@@ -74,7 +74,7 @@ describe("v1 CRDs the migration does not copy", () => {
 
   test("finalize names the CRD and its count and refuses without --delete-uncopied-crds; with it the cleanup goes ahead", async () => {
     controller = await startController(cluster);
-    await createMigration(cluster.admin);
+    await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     await waitPhase(cluster.admin, "Converged");
     await switchAllComponents(cluster.admin);
     await waitPhase(cluster.admin, "Complete");

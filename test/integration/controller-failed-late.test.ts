@@ -10,7 +10,7 @@ import { DeletionDecision, Names } from "../../src/api/datastore-migration.js";
 import { CLUSTER_INFORMATION_V3, kindByName, V1_GROUP, v3Resource, type CalicoKind } from "../../src/calico/kinds.js";
 import { CRDS } from "../../src/migration/prerequisites.js";
 import { resetApiServerMode } from "../harness/api-server-mode.js";
-import { installControllerManifests, startController, type RunningController } from "../harness/controller.js";
+import { CORE_ROLE_OPT_OUT, installControllerManifests, startController, type RunningController } from "../harness/controller.js";
 import { consistently } from "../harness/eventually.js";
 import {
   assertAggregatedApiService, assertApiServiceUnregistered, createMigration, deleteMigration, getMigration, installRelaxedTypeCrd, makeTypeInvalid,
@@ -48,7 +48,7 @@ describe("controller: a terminal error at Converged or later", () => {
 
   test("at Converged with nothing written to v3 since the copy it rolls back, records the decision and says so", async (t) => {
     t.after(() => deleteMigration(cluster.admin));
-    const created = await createMigration(cluster.admin);
+    const created = await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     await waitPhase(cluster.admin, "Converged");
     await makeTypeInvalid(cluster.admin);
     const dm = await waitMigration(cluster.admin, (d) => {
@@ -68,7 +68,7 @@ describe("controller: a terminal error at Converged or later", () => {
 
   test("at Converged after a v3 write nothing is restored: the Failed status says so, the v3 data stays, also when the CR is deleted", async (t) => {
     t.after(() => deleteMigration(cluster.admin));
-    const created = await createMigration(cluster.admin);
+    const created = await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     await waitPhase(cluster.admin, "Converged");
     const tier = await cluster.admin.get(TIERS, "security");
     await cluster.admin.update(TIERS, { ...tier, metadata: { ...tier.metadata, labels: { ...(tier.metadata.labels ?? {}), "written-after-copy": "true" } } });
@@ -97,7 +97,7 @@ describe("controller: a terminal error at Converged or later", () => {
   test("after Complete nothing is ever restored", async () => {
     await resetApiServerMode(cluster.admin);
     await seedV1(cluster);
-    const created = await createMigration(cluster.admin);
+    const created = await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     await waitPhase(cluster.admin, "Converged");
     await switchAllComponents(cluster.admin);
     await waitPhase(cluster.admin, "Complete");

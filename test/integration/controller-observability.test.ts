@@ -14,7 +14,7 @@ import { CALICO_KINDS } from "../../src/calico/kinds.js";
 import { resetApiServerMode } from "../harness/api-server-mode.js";
 import { repoRoot } from "../harness/binaries.js";
 import { proxyForCluster, type ClusterProxy } from "../harness/cluster-proxy.js";
-import { installControllerManifests } from "../harness/controller.js";
+import { CORE_ROLE_OPT_OUT, installControllerManifests } from "../harness/controller.js";
 import { ControllerProcess } from "../harness/controller-process.js";
 import { eventually } from "../harness/eventually.js";
 import { createMigration, deleteMigration, eventsFor, waitGone, waitPhase } from "../harness/migration-cr.js";
@@ -82,7 +82,7 @@ describe("what the controller shows of a migration", () => {
   });
 
   test("copies once past --locked-warning and a stale progress write; LockedTooLong and Verified in status; the documented metrics", async () => {
-    await createMigration(cluster.admin);
+    await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     const dm = await waitPhase(cluster.admin, "Converged", { timeoutMs: 90_000 });
     assert.equal(cp?.proxy.ruleHits["another writer"], 1, "the other writer touched the CR during the copy");
     assert.ok((controller?.lines("progress status write failed").length ?? 0) >= 1, "a progress write failed with 409");

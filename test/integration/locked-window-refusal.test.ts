@@ -16,7 +16,7 @@ import { denyCreates } from "../harness/admission.js";
 import { resetApiServerMode, withoutV1Validation } from "../harness/api-server-mode.js";
 import { legacyV1 } from "../harness/bad-input-table.js";
 import { snapshotDifferences, takeSnapshot } from "../harness/cluster-snapshot.js";
-import { installControllerManifests, startController, type RunningController } from "../harness/controller.js";
+import { CORE_ROLE_OPT_OUT, installControllerManifests, startController, type RunningController } from "../harness/controller.js";
 import { assertAggregatedApiService, createMigration, deleteMigration, eventsFor, v1Lock, waitGone, waitMigration } from "../harness/migration-cr.js";
 import { sharedCluster, type TestCluster } from "../harness/shared-cluster.js";
 import { writeV1 } from "../harness/v1-writer.js";
@@ -46,7 +46,7 @@ describe("a copy refused as invalid inside the locked window", () => {
 
   test("ends the window: Failed with the object and its fix, API-server mode restored, v1 unlocked, nothing left in v3", async () => {
     const snapshot = await takeSnapshot(cluster.admin, ["default"]);
-    const created = await createMigration(cluster.admin);
+    const created = await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     const dm = await waitMigration(cluster.admin, (d) => {
       assert.equal(d.status?.phase, "Failed", d.status?.message);
       assert.equal(d.metadata.annotations?.[Names.restorePending], undefined, "the restore finished");
@@ -94,7 +94,7 @@ describe("an object changed after the plan validated it, to one the v3 API refus
   });
 
   test("is caught after the drain: v1 unlocked again, Pending with the object and its fix, the APIService never taken", async () => {
-    await createMigration(cluster.admin);
+    await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     await waitMigration(cluster.admin, (d) => assert.ok(d.status?.datastoreLockedAt), { message: "locked and draining" });
     await withoutV1Validation(cluster.admin, "bgppeers", async () => {
       const peer = await cluster.admin.get(BGPPEERS, "changed-peer");
@@ -144,7 +144,7 @@ describe("a copy refused as forbidden inside the locked window", () => {
   });
 
   test("ends the window after the grace: Failed naming the object and the denial, API-server mode restored, v1 unlocked", async () => {
-    await createMigration(cluster.admin);
+    await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     const dm = await waitMigration(cluster.admin, (d) => {
       assert.equal(d.status?.phase, "Failed", d.status?.message);
       assert.equal(d.metadata.annotations?.[Names.restorePending], undefined, "the restore finished");
