@@ -104,7 +104,13 @@ export function isV1List(r: ProxiedRequest): boolean {
 
 /** A create of a projectcalico.org/v3 object (not a dry run). */
 export function isV3Create(r: ProxiedRequest): boolean {
-  return r.method === "POST" && r.path.startsWith("/apis/projectcalico.org/v3/") && !r.query.has("dryRun");
+  return r.method === "POST" && v3StorageVersion(r) !== undefined && !r.query.has("dryRun");
+}
+
+/** The version a request reaches v3 CRD storage through: "v3", or the pre-copy door (undefined for any other path). */
+export function v3StorageVersion(r: ProxiedRequest): "v3" | "v3migration" | undefined {
+  const m = /^\/apis\/projectcalico\.org\/(v3|v3migration)\//.exec(r.path);
+  return m ? (m[1] as "v3" | "v3migration") : undefined;
 }
 
 /** Work that comes only after the drain: the foreign-owner scan (metadata-only lists) or the APIService. */

@@ -71,14 +71,17 @@ export async function withV3Storage<T>(admin: KubeClient, fn: () => Promise<T>):
 }
 
 /**
- * Creates a v3 object (a migrated kind or ClusterInformation) in CRD storage, riding out the transitional answers the server gives
+ * Creates a v3 object (a migrated kind or ClusterInformation) in CRD storage (through v3 once the
+ * APIService is unregistered, or through the pre-copy door before), riding out the transitional answers the server gives
  * right after the APIService was unregistered (admission policies resolving their paramKind).
  */
-export async function createV3(admin: KubeClient, obj: KubeObject): Promise<KubeObject> {
+export async function createV3(admin: KubeClient, obj: KubeObject, version: "v3" | "v3migration" = "v3"): Promise<KubeObject> {
   const kind = kindByName(obj.kind ?? "");
-  const ref = obj.kind === "ClusterInformation" ? CLUSTER_INFORMATION_V3 : kind && v3Resource(kind);
-  if (!ref) throw new Error(`unknown Calico kind ${obj.kind}`);
-  return withRetries(() => admin.create(ref, { apiVersion: "projectcalico.org/v3", ...obj }));
+  const v3 = obj.kind === "ClusterInformation" ? CLUSTER_INFORMATION_V3 : kind && v3Resource(kind);
+  if (!v3) throw new Error(`unknown Calico kind ${obj.kind}`);
+  // "v3migration": through the pre-copy door, while the aggregated APIService still shadows v3.
+  const ref = { ...v3, version };
+  return withRetries(() => admin.create(ref, { apiVersion: `projectcalico.org/${version}`, ...obj }));
 }
 
 /** Every v3 object of every migrated kind, listed from CRD storage (the APIService must be unregistered). */
