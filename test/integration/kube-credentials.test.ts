@@ -6,6 +6,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
@@ -17,6 +18,7 @@ import { ApiError, isAlreadyExists } from "../../src/kube/errors.js";
 import { Informer } from "../../src/kube/informer.js";
 import { loadClientConfig } from "../../src/kube/kubeconfig.js";
 import type { KubeObject } from "../../src/kube/object.js";
+import { ensureCerts } from "../harness/certs.js";
 import { eventually } from "../harness/eventually.js";
 import { writeKubeconfig, type KubeconfigClusterExtras, type KubeconfigUser } from "../harness/kubeconfig-file.js";
 import { sharedCluster, type TestCluster } from "../harness/shared-cluster.js";
@@ -177,6 +179,32 @@ describe("kube client credentials", () => {
       const failing = track(new KubeClient(await loadClientConfig({ kubeconfig: kubeconfig("kubeconfig-exec-fail", { exec: { ...exec, command: "./plugin/fail.sh" } }) })));
       await failing.list(CONFIGMAPS, { namespace: NS, limit: 1 });
     }, /exec credential plugin "\.\/plugin\/fail\.sh" of kubeconfig user "local": exited with 3: no credentials for you/);
+  });
+
+  test("an exec plugin's client certificate is used, and a new one after the credential expires", { timeout: 120_000 }, async () => {
+    const certs = ensureCerts(path.join(cluster.dir, "pki"));
+    const certDir = path.join(dir, "exec-cert");
+    fs.mkdirSync(certDir);
+    const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: certDir, stdio: ["ignore", "ignore", "pipe"] });
+    fs.writeFileSync(path.join(certDir, "client.ext"), "extendedKeyUsage=clientAuth\n");
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "rotated.key", "-out", "rotated.csr", "-subj", "/O=system:masters/CN=exec-rotated");
+    openssl("x509", "-req", "-in", "rotated.csr", "-CA", certs.caCert, "-CAkey", certs.caKey, "-CAserial", "ca.srl", "-CAcreateserial",
+      "-out", "rotated.crt", "-days", "1", "-extfile", "client.ext");
+    const credential = (cert: string, key: string, expires?: Date) => JSON.stringify({
+      apiVersion: "client.authentication.k8s.io/v1", kind: "ExecCredential",
+      status: { clientCertificateData: fs.readFileSync(cert, "utf8"), clientKeyData: fs.readFileSync(key, "utf8"), expirationTimestamp: expires?.toISOString() },
+    });
+    const credFile = path.join(certDir, "credential.json");
+    fs.writeFileSync(credFile, credential(certs.adminCert, certs.adminKey, new Date(Date.now() + 3_000)));
+    const client = track(new KubeClient(await loadClientConfig({
+      kubeconfig: kubeconfig("kubeconfig-exec-cert", { exec: { apiVersion: "client.authentication.k8s.io/v1", command: "cat", args: [credFile] } }),
+    })));
+    const whoami = async () => (await client.request<{ status: { userInfo: { username: string } } }>("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
+      body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
+    })).status.userInfo.username;
+    assert.equal(await whoami(), "admin");
+    replaceFile(credFile, credential(path.join(certDir, "rotated.crt"), path.join(certDir, "rotated.key")));
+    await eventually(async () => (await whoami()) === "exec-rotated", { message: "the expired credential is replaced by the plugin's new certificate" });
   });
 
   test("tls-server-name: the certificate is checked against it, and a name the certificate lacks is refused clearly", async () => {
