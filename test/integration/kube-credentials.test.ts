@@ -131,9 +131,9 @@ describe("kube client credentials", () => {
     const client = track(new KubeClient(await loadClientConfig({ kubeconfig: kubeconfig("kubeconfig-token-file", { tokenFile: "token" }) })));
     const informer = new Informer(client, CONFIGMAPS, { namespace: NS, watchTimeoutSeconds: 2, resyncMs: 0 });
     informer.start();
-    assert.equal(await informer.waitForSync(AbortSignal.timeout(30_000)), true, "the informer lists with the token file's token");
     const loop = requestLoop(client);
     try {
+      assert.equal(await informer.waitForSync(AbortSignal.timeout(30_000)), true, "the informer lists with the token file's token");
       await eventually(() => loop.state.ok >= 10, { message: "requests with token A" });
       replaceFile(path.join(dir, "token"), `${b.token}\n`);
       await a.revoke();
