@@ -14,10 +14,11 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { KubeClient } from "../../src/kube/client.js";
-import { ApiError, isAlreadyExists } from "../../src/kube/errors.js";
+import { isAlreadyExists } from "../../src/kube/errors.js";
 import { Informer } from "../../src/kube/informer.js";
 import { loadClientConfig } from "../../src/kube/kubeconfig.js";
 import type { KubeObject } from "../../src/kube/object.js";
+import { boundServiceAccountToken } from "../harness/bound-token.js";
 import { ensureCerts } from "../harness/certs.js";
 import { eventually } from "../harness/eventually.js";
 import { writeKubeconfig, type KubeconfigClusterExtras, type KubeconfigUser } from "../harness/kubeconfig-file.js";
@@ -26,7 +27,6 @@ import { sharedCluster, type TestCluster } from "../harness/shared-cluster.js";
 const NS = "kube-credentials";
 const SA = "rotating";
 const CONFIGMAPS = { group: "", version: "v1", plural: "configmaps", namespaced: true, kind: "ConfigMap" } as const;
-const SECRETS = { group: "", version: "v1", plural: "secrets", namespaced: true, kind: "Secret" } as const;
 
 describe("kube client credentials", () => {
   let cluster: TestCluster;
@@ -64,32 +64,7 @@ describe("kube client credentials", () => {
   });
 
   /** A token of the test ServiceAccount bound to a fresh Secret: deleting the Secret revokes it. */
-  async function boundToken(secret: string): Promise<{ token: string; revoke: () => Promise<void> }> {
-    const s = await cluster.admin.create(SECRETS, { apiVersion: "v1", kind: "Secret", metadata: { name: secret, namespace: NS } });
-    const tr = await cluster.admin.request<{ status: { token: string } }>("POST", `/api/v1/namespaces/${NS}/serviceaccounts/${SA}/token`, {
-      body: {
-        apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest",
-        spec: { expirationSeconds: 3600, boundObjectRef: { kind: "Secret", apiVersion: "v1", name: secret, uid: s.metadata.uid } },
-      },
-    });
-    const token = tr.status.token;
-    const probe = track(new KubeClient({ server: cluster.admin.config.server, ca: cluster.admin.config.ca, token, retries: 0 }));
-    return {
-      token,
-      // The API server caches successful token checks for a few seconds: wait until it refuses.
-      revoke: async () => {
-        await cluster.admin.delete(SECRETS, secret, NS);
-        await eventually(async () => {
-          try {
-            await probe.list(CONFIGMAPS, { namespace: NS, limit: 1 });
-            return false;
-          } catch (err) {
-            return err instanceof ApiError && err.code === 401;
-          }
-        }, { timeoutMs: 60_000, message: `the token bound to Secret ${secret} is refused` });
-      },
-    };
-  }
+  const boundToken = (secret: string) => boundServiceAccountToken(cluster.admin, NS, SA, secret);
 
   function track(client: KubeClient): KubeClient {
     clients.push(client);
