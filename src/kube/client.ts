@@ -5,8 +5,10 @@
 import https from "node:https";
 import http from "node:http";
 import { retry } from "./backoff.js";
+import type { AuthMaterial, CredentialSource } from "./credentials.js";
 import { ApiError, isRetryable, TransportError, type StatusBody } from "./errors.js";
 import { collectionPath, objectPath, type ResourceRef } from "./resource.js";
+import { createAgent, retireAgent } from "./transport.js";
 import { WatchLines } from "./watch-lines.js";
 import type { KubeList, KubeObject, WatchEvent } from "./object.js";
 
@@ -16,8 +18,18 @@ export interface ClientConfig {
   ca?: string | Buffer;
   cert?: string | Buffer;
   key?: string | Buffer;
+  /** A bearer token fixed for the client's life; `credentials` wins when it yields one. */
   token?: string;
+  /**
+   * Credentials asked for before every request (token files, exec plugins); on a 401 they are
+   * refreshed and the request is sent once more.
+   */
+  credentials?: CredentialSource;
   insecureSkipTLSVerify?: boolean;
+  /** The name the server's certificate is checked against and sent as SNI (kubeconfig `tls-server-name`). */
+  tlsServerName?: string;
+  /** An http:// proxy the connections are tunnelled through with CONNECT (kubeconfig `proxy-url`). */
+  proxyUrl?: string;
   /** Extra headers on every request (e.g. impersonation). */
   headers?: Record<string, string>;
   /** Most sockets kept open to the server; bounds request concurrency. */
@@ -71,20 +83,14 @@ const METADATA_ACCEPT =
 /** A dynamic client for one API server; counts the requests it makes. */
 export class KubeClient {
   private readonly agent: http.Agent;
+  /** The agent for a client certificate from `credentials` (an exec plugin), rebuilt when it changes. */
+  private certAgent?: { cert: string; key: string; agent: http.Agent };
   private readonly url: URL;
   private requests = 0;
 
   constructor(readonly config: ClientConfig) {
     this.url = new URL(config.server);
-    const agentOptions = {
-      keepAlive: true,
-      maxSockets: config.maxSockets ?? 64,
-      ca: config.ca,
-      cert: config.cert,
-      key: config.key,
-      rejectUnauthorized: !config.insecureSkipTLSVerify,
-    };
-    this.agent = this.url.protocol === "http:" ? new http.Agent(agentOptions) : new https.Agent(agentOptions);
+    this.agent = createAgent(this.url, config);
   }
 
   /** How many HTTP requests this client has sent. */
@@ -100,6 +106,7 @@ export class KubeClient {
   /** Closes idle keep-alive sockets. */
   close(): void {
     this.agent.destroy();
+    this.certAgent?.agent.destroy();
   }
 
   /** Sends one request and parses the JSON answer; non-2xx answers throw ApiError. */
@@ -116,7 +123,7 @@ export class KubeClient {
   /** One request with the transient-failure retries of `ClientConfig.retries`; the body as text. */
   private exchange(method: string, path: string, options: RequestOptions): Promise<string> {
     const once = async () => {
-      const res = await this.send(method, path, options, false);
+      const res = await this.open(method, path, options, false);
       const text = await readBody(res, options.signal, method, path);
       const status = res.statusCode ?? 0;
       if (status < 200 || status >= 300) throw toApiError(status, text, method, path);
@@ -245,7 +252,7 @@ export class KubeClient {
     options: { namespace?: string; resourceVersion?: string; fieldSelector?: string; labelSelector?: string; signal?: AbortSignal; timeoutSeconds?: number },
   ): AsyncGenerator<WatchEvent<T>> {
     const path = collectionPath(ref, options.namespace);
-    const res = await this.send(
+    const res = await this.open(
       "GET",
       path,
       {
@@ -284,7 +291,32 @@ export class KubeClient {
     }
   }
 
-  private send(method: string, path: string, options: RequestOptions, streaming: boolean): Promise<http.IncomingMessage> {
+  /**
+   * Sends a request with the current credentials. A 401 means they may have been rotated under
+   * us (a projected ServiceAccount token, an expired exec credential): refresh them and send once
+   * more; a second 401 is the caller's answer. Nothing was applied, so even a write is safe to resend.
+   */
+  private async open(method: string, path: string, options: RequestOptions, streaming: boolean): Promise<http.IncomingMessage> {
+    const credentials = this.config.credentials;
+    const auth = credentials ? await credentials.current() : {};
+    const res = await this.send(method, path, options, streaming, auth);
+    if (res.statusCode !== 401 || !credentials) return res;
+    res.resume();
+    credentials.invalidate(auth);
+    return this.send(method, path, options, streaming, await credentials.current());
+  }
+
+  /** The agent for this request: the shared one, or the one for an exec plugin's client certificate. */
+  private agentFor(auth: AuthMaterial): http.Agent {
+    if (!auth.cert || !auth.key) return this.agent;
+    if (this.certAgent?.cert !== auth.cert || this.certAgent.key !== auth.key) {
+      if (this.certAgent) retireAgent(this.certAgent.agent);
+      this.certAgent = { cert: auth.cert, key: auth.key, agent: createAgent(this.url, { ...this.config, cert: auth.cert, key: auth.key }) };
+    }
+    return this.certAgent.agent;
+  }
+
+  private send(method: string, path: string, options: RequestOptions, streaming: boolean, auth: AuthMaterial): Promise<http.IncomingMessage> {
     this.requests++;
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined && v !== "") query.set(k, String(v));
@@ -296,7 +328,8 @@ export class KubeClient {
       "User-Agent": this.config.userAgent ?? "calico-datastore-migration",
       ...this.config.headers,
     };
-    if (this.config.token) headers.Authorization = `Bearer ${this.config.token}`;
+    const token = auth.token ?? this.config.token;
+    if (token) headers.Authorization = `Bearer ${token}`;
     if (body) {
       headers["Content-Type"] = options.contentType ?? "application/json";
       headers["Content-Length"] = body.length;
@@ -312,7 +345,7 @@ export class KubeClient {
           method,
           path: fullPath,
           headers,
-          agent: this.agent,
+          agent: this.agentFor(auth),
           signal: options.signal,
         },
         resolve,

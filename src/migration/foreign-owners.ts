@@ -12,6 +12,7 @@ import type { Discovery } from "../kube/discovery.js";
 import { isForbidden, isNotFound, describeError } from "../kube/errors.js";
 import type { KubeObject, OwnerReference } from "../kube/object.js";
 import type { ResourceRef } from "../kube/resource.js";
+import { rebuildOwnerReferences, rewriteMetadata } from "./owner-rewrite.js";
 
 /** Annotation holding the original owner references of a detached object. */
 export const DETACHED_ANNOTATION = "migration.projectcalico.org/detached-owner-references";
@@ -91,7 +92,8 @@ export async function scanForeignDependents(
   return scan;
 }
 
-async function patchMeta(client: KubeClient, d: ForeignDependent, metadata: Record<string, unknown>): Promise<void> {
+/** Sets or clears annotation and label keys only: a merge patch of map keys leaves every other field as it is now. */
+async function patchMapKeys(client: KubeClient, d: ForeignDependent, metadata: { annotations: Record<string, null>; labels: Record<string, null> }): Promise<void> {
   await client.patch(d.resource, d.name, { metadata: { uid: d.uid, ...metadata } }, "merge", d.namespace);
 }
 
@@ -102,26 +104,20 @@ async function patchMeta(client: KubeClient, d: ForeignDependent, metadata: Reco
 export async function detachForeignOwners(client: KubeClient, dependents: readonly ForeignDependent[], migrationUid: string): Promise<number> {
   let n = 0;
   for (const d of dependents) {
-    let current: KubeObject;
-    try {
-      current = await client.get(d.resource, d.name, d.namespace);
-    } catch (err) {
-      if (isNotFound(err)) continue;
-      throw err;
-    }
-    const refs = current.metadata.ownerReferences ?? [];
-    if (!refs.some((r) => isCalicoApiVersion(r.apiVersion))) continue;
-    const kept = refs.filter((r) => !isCalicoApiVersion(r.apiVersion));
-    // The originals are recorded once; a re-attached object keeps them until Complete or abort.
-    const recorded = current.metadata.annotations?.[DETACHED_ANNOTATION] !== undefined;
-    await client.patch(d.resource, d.name, {
-      metadata: {
-        resourceVersion: current.metadata.resourceVersion,
+    let changed = false;
+    await rewriteMetadata(client, d, (current) => {
+      const refs = current.metadata.ownerReferences ?? [];
+      changed = refs.some((r) => isCalicoApiVersion(r.apiVersion));
+      if (!changed) return undefined;
+      const kept = refs.filter((r) => !isCalicoApiVersion(r.apiVersion));
+      // The originals are recorded once; a re-attached object keeps them until Complete or abort.
+      const recorded = current.metadata.annotations?.[DETACHED_ANNOTATION] !== undefined;
+      return {
         ownerReferences: kept.length ? kept : null,
         ...(recorded ? {} : { annotations: { [DETACHED_ANNOTATION]: JSON.stringify(refs) }, labels: { [DETACHED_LABEL]: migrationUid } }),
-      },
-    }, "merge", d.namespace);
-    n++;
+      };
+    });
+    if (changed) n++;
   }
   return n;
 }
@@ -142,12 +138,9 @@ export async function reattachForeignOwners(client: KubeClient, discovery: Disco
   const out: Reattached[] = [];
   for (const d of scan.dependents) {
     const result: Reattached = { resource: resourceName(d.resource), namespace: d.namespace, name: d.name, remapped: [], dropped: [] };
-    const refs: OwnerReference[] = [];
+    const v3Refs = new Map<OwnerReference, OwnerReference>();
     for (const r of d.ownerReferences) {
-      if (!isCalicoApiVersion(r.apiVersion)) {
-        refs.push(r);
-        continue;
-      }
+      if (!isCalicoApiVersion(r.apiVersion)) continue;
       const kind = kindByName(r.kind);
       let owner: KubeObject | undefined;
       if (kind) {
@@ -165,11 +158,16 @@ export async function reattachForeignOwners(client: KubeClient, discovery: Disco
         result.dropped.push({ kind: r.kind, name: r.name });
         continue;
       }
-      refs.push({ ...r, apiVersion: `${V3_GROUP}/v3`, uid: owner.metadata.uid });
+      v3Refs.set(r, { ...r, apiVersion: `${V3_GROUP}/v3`, uid: owner.metadata.uid });
       result.remapped.push({ kind: r.kind, name: r.name, from: r.uid, to: owner.metadata.uid });
     }
-    await patchMeta(client, d, { ownerReferences: refs.length ? refs : null });
-    out.push(result);
+    // From the object as it is now: a reference someone added since the scan stays.
+    const written = await rewriteMetadata(client, d, (current) => {
+      if (current.metadata.annotations?.[DETACHED_ANNOTATION] === undefined) return undefined; // restored meanwhile
+      const refs = rebuildOwnerReferences(current.metadata.ownerReferences ?? [], d.ownerReferences, (o) => v3Refs.get(o));
+      return { ownerReferences: refs.length ? refs : null };
+    });
+    if (written) out.push(result);
   }
   return out;
 }
@@ -178,10 +176,10 @@ export async function reattachForeignOwners(client: KubeClient, discovery: Disco
 export async function restoreForeignOwners(client: KubeClient, discovery: Discovery, migrationUid: string): Promise<number> {
   const scan = await scanForeignDependents(client, discovery, { labelSelector: `${DETACHED_LABEL}=${migrationUid}` });
   for (const d of scan.dependents) {
-    await patchMeta(client, d, {
-      ownerReferences: d.ownerReferences.length ? d.ownerReferences : null,
-      annotations: { [DETACHED_ANNOTATION]: null },
-      labels: { [DETACHED_LABEL]: null },
+    // From the object as it is now: our v3 references give way to the originals, anyone else's stay.
+    await rewriteMetadata(client, d, (current) => {
+      const refs = rebuildOwnerReferences(current.metadata.ownerReferences ?? [], d.ownerReferences, (o) => o);
+      return { ownerReferences: refs.length ? refs : null, annotations: { [DETACHED_ANNOTATION]: null }, labels: { [DETACHED_LABEL]: null } };
     });
   }
   return scan.dependents.length;
@@ -196,6 +194,6 @@ export async function redetachForeignOwners(client: KubeClient, discovery: Disco
 /** At Complete: the recorded originals are no longer needed. */
 export async function forgetForeignOriginals(client: KubeClient, discovery: Discovery, migrationUid: string): Promise<number> {
   const scan = await scanForeignDependents(client, discovery, { labelSelector: `${DETACHED_LABEL}=${migrationUid}` });
-  for (const d of scan.dependents) await patchMeta(client, d, { annotations: { [DETACHED_ANNOTATION]: null }, labels: { [DETACHED_LABEL]: null } });
+  for (const d of scan.dependents) await patchMapKeys(client, d, { annotations: { [DETACHED_ANNOTATION]: null }, labels: { [DETACHED_LABEL]: null } });
   return scan.dependents.length;
 }

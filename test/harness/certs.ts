@@ -1,5 +1,6 @@
 /**
- * Certificates and keys for a local control plane: a CA, a serving cert for 127.0.0.1, an admin
+ * Certificates and keys for a local control plane: a CA, a serving cert for 127.0.0.1 (and the
+ * in-cluster name kubernetes.default.svc, for tls-server-name), an admin
  * client cert (group system:masters), a service-account signing key, the aggregation layer's
  * front-proxy CA and client cert, and the Calico API server's serving cert (for its Service's DNS
  * name, signed by the cluster CA: that CA is the APIService's caBundle). Made with openssl.
@@ -57,7 +58,7 @@ export function ensureCerts(dir: string): ControlPlaneCerts {
 
   openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "3650",
     "-subj", "/CN=calico-migration-test-ca"], dir);
-  fs.writeFileSync(p("serving.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+  fs.writeFileSync(p("serving.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n");
   openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "serving.key", "-out", "serving.csr", "-subj", "/CN=kube-apiserver"], dir);
   openssl(["x509", "-req", "-in", "serving.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "serving.crt",
     "-days", "3650", "-extfile", "serving.ext"], dir);

@@ -4,19 +4,31 @@
 import fs from "node:fs";
 import YAML from "yaml";
 
-/** Credentials of one kubeconfig user. */
-export type KubeconfigUser = { clientCertificate: string; clientKey: string } | { token: string };
+/**
+ * Credentials of one kubeconfig user: a client certificate, a token, a token file (`tokenFile`,
+ * relative to the kubeconfig's directory or absolute) or an exec plugin stanza.
+ */
+export type KubeconfigUser =
+  | { clientCertificate: string; clientKey: string }
+  | { token: string }
+  | { tokenFile: string }
+  | { exec: { apiVersion: string; command: string; args?: string[]; env?: { name: string; value: string }[] } };
+
+/** Extra fields of the kubeconfig's cluster entry, e.g. `tls-server-name` or `proxy-url`. */
+export type KubeconfigClusterExtras = Record<string, string | boolean>;
 
 /** Writes a single-context kubeconfig to `file` and returns the path. */
-export function writeKubeconfig(file: string, server: string, caFile: string, user: KubeconfigUser, name = "local"): string {
+export function writeKubeconfig(
+  file: string, server: string, caFile: string, user: KubeconfigUser, name = "local", clusterExtras: KubeconfigClusterExtras = {},
+): string {
   const userEntry =
-    "token" in user
-      ? { token: user.token }
-      : { "client-certificate-data": b64(user.clientCertificate), "client-key-data": b64(user.clientKey) };
+    "clientCertificate" in user
+      ? { "client-certificate-data": b64(user.clientCertificate), "client-key-data": b64(user.clientKey) }
+      : user;
   const doc = {
     apiVersion: "v1",
     kind: "Config",
-    clusters: [{ name, cluster: { server, "certificate-authority-data": b64(caFile) } }],
+    clusters: [{ name, cluster: { server, "certificate-authority-data": b64(caFile), ...clusterExtras } }],
     users: [{ name, user: userEntry }],
     contexts: [{ name, context: { cluster: name, user: name } }],
     "current-context": name,
