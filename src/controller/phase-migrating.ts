@@ -11,7 +11,7 @@ import { getV3ClusterInformation, lockV1, lockV3, unlockV3 } from "../migration/
 import { reattachForeignOwners, redetachForeignOwners } from "../migration/foreign-owners.js";
 import { loadSchemas } from "../migration/planner.js";
 import { runPass, type PassResult } from "../migration/run-kinds.js";
-import type { KindResult } from "../migration/types.js";
+import { migratedCount, skippedCount, type KindResult } from "../migration/types.js";
 import { setCondition, verificationMessage, verifiedCondition, withConflicts, type VerificationCounts } from "./conditions.js";
 import { dmResource, nowIso, patchMetadata, writeStatus, type ControllerContext } from "./context.js";
 import { engineOptions, remapForeignEnabled } from "./engine.js";
@@ -25,13 +25,10 @@ import { saveReport } from "./report-builder.js";
 export { ensureApiServiceGone };
 
 function progressOf(results: readonly KindResult[], current: string, completed: number): Progress {
-  // Copies this migration made before the lock (and brought up to date in it) count as migrated.
-  const migratedOf = (r: KindResult) => r.migrated + r.refreshed + r.alreadyCopied;
-  const skippedOf = (r: KindResult) => r.skipped - r.alreadyCopied;
-  const typeDetails: TypeDetail[] = results.map((r) => ({ kind: r.kind, migrated: migratedOf(r), skipped: skippedOf(r), conflicts: r.conflicts.length }));
+  const typeDetails: TypeDetail[] = results.map((r) => ({ kind: r.kind, migrated: migratedCount(r), skipped: skippedCount(r), conflicts: r.conflicts.length }));
   const sum = (f: (r: KindResult) => number) => results.reduce((n, r) => n + f(r), 0);
-  const migrated = sum(migratedOf);
-  const skipped = sum(skippedOf);
+  const migrated = sum(migratedCount);
+  const skipped = sum(skippedCount);
   const conflicts = sum((r) => r.conflicts.length);
   return {
     totalTypes: CALICO_KINDS.length,

@@ -6,6 +6,7 @@ import type { DatastoreMigration } from "../api/datastore-migration.js";
 import type { Reattached } from "../migration/foreign-owners.js";
 import type { NotScanned } from "./foreign-scan-status.js";
 import type { PassResult } from "../migration/run-kinds.js";
+import { migratedCount, skippedCount } from "../migration/types.js";
 import { nowIso, type ControllerContext } from "./context.js";
 import type { MigrationReport } from "../migration/report-store.js";
 
@@ -21,7 +22,7 @@ export async function saveReport(
     updatedAt: nowIso(ctx),
     kinds: r.copy.kinds.map((k) => {
       const v = r.verify.kinds.find((x) => x.kind === k.kind);
-      return { kind: k.kind, total: k.total, migrated: k.migrated + (v?.migrated ?? 0), skipped: k.skipped, conflicts: v?.conflicts.length ?? k.conflicts.length, durationMs: k.durationMs };
+      return { kind: k.kind, total: k.total, migrated: migratedCount(k) + (v?.migrated ?? 0), skipped: skippedCount(k), conflicts: v?.conflicts.length ?? k.conflicts.length, durationMs: k.durationMs };
     }),
     renames: r.copy.kinds.flatMap((k) => k.renames),
     conflicts: r.verify.conflicts,

@@ -61,6 +61,19 @@ export function objectRef(kind: string, name: string, namespace?: string): strin
   return namespace ? `${kind}/${namespace}/${name}` : `${kind}/${name}`;
 }
 
+/**
+ * What a user reads as "migrated" for a kind: objects this migration copied, whether inside the
+ * lock or before it (the pre-copy, then skipped as already equal, or brought up to date).
+ */
+export function migratedCount(r: KindResult): number {
+  return r.migrated + r.refreshed + r.alreadyCopied;
+}
+
+/** What a user reads as "skipped": an equal v3 object that this migration did not make. */
+export function skippedCount(r: KindResult): number {
+  return r.skipped - r.alreadyCopied;
+}
+
 /** An empty result for a kind. */
 export function emptyKindResult(kind: string): KindResult {
   return { kind, total: 0, migrated: 0, skipped: 0, alreadyCopied: 0, refreshed: 0, removed: 0, conflicts: [], renames: [], extras: [], droppedOwnerReferences: [], transitionalRetryMs: 0, durationMs: 0 };

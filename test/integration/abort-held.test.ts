@@ -73,7 +73,7 @@ describe("abort: what it must not skip or rush", () => {
       await waitMigration(cluster.admin, (d) => assert.match(d.status?.message ?? "", /ippool creation denied by the test/), { message: "the copy stopped at the IPPool" });
       const door = { ...TIERS, version: DOOR_VERSION };
       const extra = await cluster.admin.get(door, "extra");
-      await cluster.admin.update(door, { ...extra, spec: { ...(extra.spec as object), order: 333 } });
+      await cluster.admin.update(door, { ...extra, spec: { ...(extra.spec as object), order: 333 } }, { fieldManager: "kubectl-edit" });
     } finally {
       await undeny();
     }
