@@ -26,6 +26,12 @@ export interface ControllerConfig {
    * can be lifted) is retried inside the locked window before the window is ended.
    */
   refusalGraceMs: number;
+  /**
+   * Copy every object before the lock through a temporary version of the v3 CRDs (the pre-copy),
+   * so that the locked window only carries what changed since. Opt-in while it is being completed
+   * (issue 11): the window still re-reads both stores.
+   */
+  precopy: boolean;
 }
 
 /** Calico's defaults: 10 s drain, 10 s poll; ours for the rest. */
@@ -42,4 +48,5 @@ export const DEFAULT_CONFIG: ControllerConfig = Object.freeze({
   validate: true,
   fullPlanIntervalMs: 60_000,
   refusalGraceMs: 2 * 60_000,
+  precopy: false,
 });

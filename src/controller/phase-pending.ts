@@ -44,12 +44,14 @@ export async function handlePending(ctx: ControllerContext, dm: DatastoreMigrati
       return requeueAfter(ctx.config.pollIntervalMs);
     }
     // Copy everything before the lock, so that the locked window only carries what changes after.
-    const pre = await precopy(ctx, dm);
-    dm = pre.dm;
-    if (pre.next === "requeue") return requeueAfter(pre.afterMs);
-    if (pre.next === "blocked") {
-      await setMessage(ctx, dm, pre.message);
-      return requeueAfter(ctx.config.pollIntervalMs);
+    if (ctx.config.precopy) {
+      const pre = await precopy(ctx, dm);
+      dm = pre.dm;
+      if (pre.next === "requeue") return requeueAfter(pre.afterMs);
+      if (pre.next === "blocked") {
+        await setMessage(ctx, dm, pre.message);
+        return requeueAfter(ctx.config.pollIntervalMs);
+      }
     }
     await lockV1(ctx.client, dm.metadata.uid ?? "");
     dm = await writeStatus(ctx, dm, (s) => {

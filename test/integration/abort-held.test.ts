@@ -15,7 +15,6 @@ import type { ResourceRef } from "../../src/kube/resource.js";
 import { denyCreates } from "../harness/admission.js";
 import { registerApiService, resetApiServerMode, waitApiServiceAvailable } from "../harness/api-server-mode.js";
 import { snapshotDifferences, takeSnapshot } from "../harness/cluster-snapshot.js";
-import { DOOR_VERSION } from "../../src/migration/precopy-door.js";
 import { CONTROLLER_NAMESPACE, installControllerManifests, memoryLogger, startController, type RunningController } from "../harness/controller.js";
 import { consistently, eventually } from "../harness/eventually.js";
 import { gcBarrier } from "../harness/gc-barrier.js";
@@ -63,17 +62,16 @@ describe("abort: what it must not skip or rush", () => {
     t.after(() => cluster.admin.delete(CONFIGMAPS, "held-owned-by-security", "default").catch(() => undefined));
     const snapshot = await takeSnapshot(cluster.admin, ["default"]);
 
-    // The pre-copy stops at the IPPool (before the lock, its door open); meanwhile someone edits a
-    // copied Tier in v3 storage, so the copy is no longer untouched and is found as a conflict:
-    // WaitingForConflictResolution with this migration's copies in v3.
+    // The copy stops at the IPPool; meanwhile a copied Tier is edited (by a user: another field
+    // manager), so the verification pass finds a conflict: WaitingForConflictResolution with this
+    // migration's copies in v3.
     const undeny = await denyCreates(cluster.admin, "ippools", "ippool creation denied by the test");
     const created = await createMigration(cluster.admin);
     const uid = created.metadata.uid ?? "";
     try {
       await waitMigration(cluster.admin, (d) => assert.match(d.status?.message ?? "", /ippool creation denied by the test/), { message: "the copy stopped at the IPPool" });
-      const door = { ...TIERS, version: DOOR_VERSION };
-      const extra = await cluster.admin.get(door, "extra");
-      await cluster.admin.update(door, { ...extra, spec: { ...(extra.spec as object), order: 333 } }, { fieldManager: "kubectl-edit" });
+      const extra = await cluster.admin.get(TIERS, "extra");
+      await cluster.admin.update(TIERS, { ...extra, spec: { ...(extra.spec as object), order: 333 } }, { fieldManager: "kubectl-edit" });
     } finally {
       await undeny();
     }

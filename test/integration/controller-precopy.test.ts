@@ -1,5 +1,5 @@
 /**
- * The pre-copy (issue 11): every kind is copied through the door before the lock, while the
+ * The pre-copy (issue 11, `--precopy`): every kind is copied through the door before the lock, while the
  * Calico API server keeps serving users; what changes after (here: during a long drain, as a
  * component that ignored the lock would) is brought into step inside the locked window. Objects
  * changed, deleted, deleted and re-created, and added after the pre-copy all end in v3 exactly as
@@ -97,7 +97,7 @@ describe("pre-copy before the lock", () => {
 
   test("changes made after the pre-copy end in v3 exactly as in v1, and the door is closed cleanly", async () => {
     await seed(cluster.admin);
-    controller = await startController(cluster, { drainPeriodMs: 12_000 });
+    controller = await startController(cluster, { drainPeriodMs: 12_000, precopy: true });
     await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     const pre = await waitPrecopiedAndLocked(cluster.admin);
     assert.match(condition(pre, ConditionType.PreCopy)?.message ?? "", /copied before the lock: \d+ v1 objects: [1-9]\d* copied/);
@@ -135,7 +135,7 @@ describe("pre-copy before the lock", () => {
   test("an abort after the pre-copy removes only our copies and leaves API-server mode as it was", async () => {
     await resetApiServerMode(cluster.admin);
     await seed(cluster.admin);
-    controller = await startController(cluster, { drainPeriodMs: 60_000 });
+    controller = await startController(cluster, { drainPeriodMs: 60_000, precopy: true });
     const created = await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     await waitPrecopiedAndLocked(cluster.admin);
     assert.ok((await copiesInV3Storage(cluster.admin, created.metadata.uid ?? "")).length > 0, "copies were made before the lock");
@@ -164,7 +164,7 @@ describe("pre-copy before the lock", () => {
     const role = await cluster.admin.get(CLUSTER_ROLE, "calico-datastore-migration");
     const rules = (role as unknown as { rules: { resourceNames?: string[] }[] }).rules;
     await cluster.admin.update(CLUSTER_ROLE, { ...role, rules: rules.filter((r) => !r.resourceNames?.includes(v3CrdName(CALICO_KINDS[0]!))) });
-    controller = await startController(cluster);
+    controller = await startController(cluster, { precopy: true });
     await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     const dm = await waitPhase(cluster.admin, "Converged", { timeoutMs: 120_000 });
     assert.equal(condition(dm, ConditionType.PreCopy)?.status, "False");

@@ -52,6 +52,7 @@ interface RawControllerFlags {
   namespace?: string;
   lockedWarning: number;
   refusalGrace: number;
+  precopy: boolean;
   componentsNamespace?: string;
   metricsBindAddress: string;
   healthProbeBindAddress: string;
@@ -66,6 +67,7 @@ export function controllerConfig(raw: RawControllerFlags, inClusterNamespace?: s
     pollIntervalMs: raw.pollInterval,
     lockedWarningMs: raw.lockedWarning,
     refusalGraceMs: raw.refusalGrace,
+    precopy: raw.precopy,
     copyConcurrency: raw.copyConcurrency,
     leaderElect: raw.leaderElect,
     namespace: raw.namespace ?? inClusterNamespace ?? DEFAULT_CONFIG.namespace,
@@ -94,6 +96,7 @@ export function registerController(program: Command): void {
     .addOption(new Option("--metrics-bind-address <addr>", "/metrics (0 disables)").default(d.metricsBindAddress))
     .addOption(new Option("--health-probe-bind-address <addr>", "/healthz and /readyz (0 disables)").default(d.healthProbeBindAddress))
     .option("--no-validate", "skip the server-side dry-run validation in Pending")
+    .addOption(new Option("--precopy", "copy every object before the lock through a temporary version of the v3 CRDs, so the locked window carries only what changed since (needs update on the v3 CRDs)").default(false))
     .addHelpText("after", examples(
       "calico-migrate controller --kubeconfig ~/.kube/config",
       "calico-migrate controller --leader-elect --metrics-bind-address=:9873 --health-probe-bind-address=:9874",
