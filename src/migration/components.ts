@@ -49,7 +49,7 @@ export async function componentStates(client: KubeClient, namespace: string): Pr
     obj.kind ??= c.resource.kind;
     const switched = switchState(obj);
     const rollout = rolloutState(obj);
-    out.push({ name: c.name, present: true, configured: switched.all, anyConfigured: switched.any, rolloutWaiting: rollout.done ? undefined : rollout.message });
+    out.push({ name: c.name, present: true, configured: switched.all, anyConfigured: switched.any, rolloutWaiting: rollout.done ? undefined : namingComponent(rollout.message, c.name) });
   }
   return out;
 }
@@ -70,4 +70,9 @@ export async function componentsNamespace(client: KubeClient, configured?: strin
 export function joinNames(names: readonly string[]): string {
   if (names.length <= 1) return names.join("");
   return `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+}
+
+/** kubectl's text, with the component named where kubectl leaves it out ("spec update to be observed"). */
+function namingComponent(message: string, name: string): string {
+  return message.includes(`"${name}"`) ? message : `${message.replace(/\.\.\.$/, "")} (${name})`;
 }

@@ -60,25 +60,25 @@ describe("controller: the rollout gate at Converged", () => {
 
     // Every component switched, no rollout begun: the workload controllers have not seen the new generation.
     await setV3ApiGroup(cluster.admin, "calico-typha");
-    await staysConverged("Waiting for calico-node rollout to begin");
+    await staysConverged("Waiting for daemon set spec update to be observed (calico-node)");
 
     // calico-node: the new generation observed, one of three nodes updated.
     await setStatus(DAEMONSETS, "calico-node", (o) => ({ ...finishedStatus(o), updatedNumberScheduled: 1 }));
-    await staysConverged("Waiting for calico-node rollout (1/3 updated)");
+    await staysConverged('Waiting for daemon set "calico-node" rollout to finish: 1 out of 3 new pods have been updated...');
 
     // calico-node updated everywhere but one pod not available yet.
     await setStatus(DAEMONSETS, "calico-node", (o) => ({ ...finishedStatus(o), numberAvailable: 2, numberUnavailable: 1 }));
-    await staysConverged("Waiting for calico-node pods to be available (1 unavailable)");
+    await staysConverged('Waiting for daemon set "calico-node" rollout to finish: 2 of 3 updated pods are available...');
 
     // calico-node done; typha observed its generation but no replica is updated yet.
     await setStatus(DAEMONSETS, "calico-node", finishedStatus);
     await setStatus(DEPLOYMENTS, "calico-typha", (o) => ({ ...finishedStatus(o), updatedReplicas: 0 }));
-    await staysConverged("Waiting for calico-typha rollout (0/1 updated)");
+    await staysConverged('Waiting for deployment "calico-typha" rollout to finish: 0 out of 1 new replicas have been updated...');
 
     // typha done; kube-controllers still on the previous generation (observedGeneration behind).
     await setStatus(DEPLOYMENTS, "calico-typha", finishedStatus);
     await setStatus(DEPLOYMENTS, "calico-kube-controllers", (o) => ({ ...finishedStatus(o), observedGeneration: (o.metadata.generation ?? 2) - 1 }));
-    await staysConverged("Waiting for calico-kube-controllers rollout to begin");
+    await staysConverged("Waiting for deployment spec update to be observed (calico-kube-controllers)");
 
     // The last rollout finishes: Complete.
     await setStatus(DEPLOYMENTS, "calico-kube-controllers", finishedStatus);

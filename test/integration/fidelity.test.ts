@@ -30,8 +30,8 @@ const DOCUMENTED = {
   uid: true,
   /** resourceVersion, creationTimestamp, generation and managedFields are the CRD object's own. */
   serverMetadata: ["resourceVersion", "creationTimestamp", "generation", "managedFields"],
-  /** Our annotation on every copy. */
-  annotations: ["migration.projectcalico.org/migrated-by"],
+  /** Our annotations on every copy: who made it, and from which v1 resourceVersion. */
+  annotations: ["migration.projectcalico.org/migrated-by", "migration.projectcalico.org/source-resource-version"],
   /** Calico's tier admission policy labels tiered policies with their tier. */
   labels: ["projectcalico.org/tier"],
   /**

@@ -15,6 +15,7 @@ import {
   DETACHED_ANNOTATION, DETACHED_LABEL, detachForeignOwners, reattachForeignOwners, restoreForeignOwners, scanForeignDependents,
 } from "../../src/migration/foreign-owners.js";
 import { apiServerUid, ownerRefTo, writeV1 } from "../harness/v1-writer.js";
+import { resetApiServerMode } from "../harness/api-server-mode.js";
 import { sharedCluster, type TestCluster } from "../harness/shared-cluster.js";
 
 const CONFIGMAPS = { group: "", version: "v1", plural: "configmaps", namespaced: true, kind: "ConfigMap" } as const;
@@ -52,6 +53,8 @@ describe("foreign owner rewrites racing another writer", () => {
 
   before(async () => {
     cluster = await sharedCluster();
+    // A fresh API-server mode: the suite before may have left the cluster migrated.
+    await resetApiServerMode(cluster.admin);
     tier = await writeV1(cluster.admin, { kind: "Tier", metadata: { name: "race-tier" }, spec: { order: 500 } });
     const ref = async (name: string): Promise<OwnerReference> => {
       const cm = await cluster.admin.create(CONFIGMAPS, { apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: NS } });
