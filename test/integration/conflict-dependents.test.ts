@@ -38,12 +38,15 @@ describe("a conflict on the owner of a foreign dependent", () => {
     const owner = await writeV1(cluster.admin, { kind: "Tier", metadata: { name: "owner" }, spec: { order: 100 } });
     await writeV1(cluster.admin, { kind: "Tier", metadata: { name: "bystander" }, spec: { order: 200 } });
     await cluster.admin.create(CONFIGMAPS, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "owned-by-tier", namespace: "default", ownerReferences: [ownerRefTo(owner, "Tier")] }, data: { k: "v" } });
-    // The user creates a v3 twin of Tier "owner" while the copy runs: just before the first Tier
-    // create of the copy reaches the API server (after the conflict check of Pending).
+    // The user creates a v3 twin of Tier "owner" while the copy runs: just before the copy's create
+    // of "owner" reaches the API server (after the conflict check of Pending).
     cp = await proxyForCluster(cluster, {
       seed: 1,
       rules: [{
+        // On the copy's create of "owner" itself: the Tiers are copied concurrently, and a hook on
+        // another Tier's create could let ours of "owner" through first.
         name: "user-twin-during-copy", method: "POST", path: /\/apis\/projectcalico\.org\/v3\/tiers$/, times: 1,
+        when: (r) => (r.body as { metadata?: { name?: string } } | undefined)?.metadata?.name === "owner",
         action: { type: "hook", run: async () => void (twinUid = (await createV3(cluster.admin, { kind: "Tier", metadata: { name: "owner" }, spec: { order: 7 } })).metadata.uid ?? "") },
       }],
     });
