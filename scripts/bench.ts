@@ -2,6 +2,7 @@
  * npm run bench [-- --objects N] [--sweep 8,16,32,64] [--copy-concurrency N] [--sample N]
  *                 [--ceiling RATE@CONCURRENCY --no-plan]   (reuse a measured ceiling, skip the bench's own plans: quicker iterations)
  *                 [--node-options "..."]                    (instead of the Deployment's NODE_OPTIONS, e.g. --cpu-prof)
+ *                 [--precopy [--churn R]]                   (copy before the lock; R v1 changes/s written meanwhile, checked in v3 at the end)
  *
  * Seeds N mixed objects (default 100,000) in API-server mode, then measures on the same control
  * plane: `plan` with and without server-side validation; the raw create ceiling (a bare client
@@ -37,6 +38,31 @@ import { CONTROLLER_NAMESPACE, CONTROLLER_SA, installControllerManifests } from 
 import { ControlPlane } from "../test/harness/control-plane.js";
 import { freePort } from "../test/harness/free-port.js";
 import { seedScale } from "../test/harness/scale-seed.js";
+import { Churn } from "../test/harness/churn.js";
+
+/** One line of the controller's JSON log. */
+interface LogLine {
+  time: number;
+  msg: string;
+  written?: number;
+  durationMs?: number;
+  ipamMs?: number;
+}
+
+/** The controller's log lines with the given messages. */
+function logLines(file: string, ...msgs: string[]): LogLine[] {
+  const out: LogLine[] = [];
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      const l = JSON.parse(line) as LogLine;
+      if (msgs.includes(l.msg)) out.push(l);
+    } catch {
+      /* not a log line */
+    }
+  }
+  return out;
+}
 
 const { values } = parseArgs({
   options: {
@@ -48,6 +74,8 @@ const { values } = parseArgs({
     ceiling: { type: "string" },
     "no-plan": { type: "boolean", default: false },
     "node-options": { type: "string" },
+    precopy: { type: "boolean", default: false },
+    churn: { type: "string", default: "0" },
   },
 });
 const requested = Number(values.objects);
@@ -244,10 +272,14 @@ try {
   log(`controller node options${values["node-options"] === undefined ? " (from the Deployment)" : ""}: ${nodeOptions || "(none)"}`);
   const controller = spawn(process.execPath, [...nodeOptions.split(/\s+/).filter(Boolean), path.join(repoRoot, "dist/src/cli/main.js"), "controller", "--kubeconfig", kubeconfig,
     "--drain-period", `${drainSeconds}s`, "--poll-interval", "1s", "--copy-concurrency", String(copyConcurrency),
-    "--metrics-bind-address", `127.0.0.1:${metricsPort}`, "--health-probe-bind-address", "0"], { stdio: ["ignore", fs.openSync(path.join(dir, "controller.log"), "a"), "inherit"] });
+    "--metrics-bind-address", `127.0.0.1:${metricsPort}`, "--health-probe-bind-address", "0", ...(values.precopy ? ["--precopy"] : [])], { stdio: ["ignore", fs.openSync(path.join(dir, "controller.log"), "a"), "inherit"] });
   const rss = rssSampler(controller.pid ?? 0);
   await cp.admin.create(migrationResource("v1"), { apiVersion: "migration.projectcalico.org/v1", kind: "DatastoreMigration", metadata: { name: "v1-to-v3" }, spec: { type: "APIServerToCRDs" } });
   const t0 = Date.now();
+  const churnRate = Number(values.churn);
+  const churn = churnRate > 0 ? new Churn(cp.admin, churnRate) : undefined;
+  const churning = churn?.run();
+  if (churn) log(`churn: ${churnRate} v1 changes/s until the lock`);
   const stopProbe = new AbortController();
   let rssBeforeLockMB = 0;
   let cpuAtLock: number[] = [];
@@ -260,6 +292,7 @@ try {
     const now = Date.now();
     if (lockedAt === undefined && (await readyFlag(cp.admin, CLUSTER_INFORMATION_V1)) === false) {
       lockedAt = now;
+      churn?.stop();
       cpuAtLock = [cpuSeconds(controller.pid ?? 0), ...cp.pids.map(cpuSeconds)];
       rssBeforeLockMB = Math.round(rss.mark());
       transition = probeTransition(cp.admin, stopProbe.signal);
@@ -283,6 +316,15 @@ try {
   controller.kill("SIGTERM");
 
   const lockedWindowSeconds = seconds((unlockedAt ?? 0) - (lockedAt ?? 0));
+  await churning;
+  const churnWrong = churn ? await churn.check() : [];
+  for (const w of churnWrong.slice(0, 20)) log(`churn change not in v3 as written: ${w}`);
+  // The controller's own account of the window: the pre-copy (end of the plan to the lock), what
+  // was written inside the lock, and the IPAM kinds' share of the locked passes.
+  const controllerLog = path.join(dir, "controller.log");
+  const planDone = logLines(controllerLog, "plan finished").at(-1)?.time;
+  const locked = logLines(controllerLog, "final delta applied", "locked copy finished", "verification finished");
+  const catchUp = logLines(controllerLog, "pre-copy caught up");
   const migratingSeconds = seconds((convergedAt ?? 0) - (migratingAt ?? lockedAt ?? 0));
   const ceiling = best.objectsPerSecond;
   const result = {
@@ -296,6 +338,17 @@ try {
     copyConcurrency,
     ratioToCeiling: Math.round(((lockedWindowSeconds - drainSeconds) / (objects / ceiling)) * 100) / 100,
     transitionalSeconds,
+    precopy: values.precopy,
+    precopySeconds: values.precopy && planDone !== undefined && lockedAt !== undefined ? seconds(lockedAt - planDone) : 0,
+    precopyCatchUpWrites: catchUp.map((l) => l.written ?? 0),
+    deltaObjects: locked.reduce((n, l) => n + (l.written ?? 0), 0),
+    ipamLockedSeconds: seconds(locked.reduce((n, l) => n + (l.ipamMs ?? 0), 0)),
+    lockedPassSeconds: Object.fromEntries(locked.map((l) => [l.msg, seconds(l.durationMs ?? 0)])),
+    churnRate,
+    churnChanged: churn?.changed ?? 0,
+    churnCounts: churn?.counts,
+    churnWrongInV3: churnWrong.length,
+    totalSeconds: seconds((convergedAt ?? 0) - t0),
     ratioToCeilingWithoutTransition: Math.round(((lockedWindowSeconds - drainSeconds - transitionalSeconds) / (objects / ceiling)) * 100) / 100,
     peakRssMB: Math.max(rssBeforeLockMB, rssLockedMB),
     rssBeforeLockMB,

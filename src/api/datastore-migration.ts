@@ -63,6 +63,8 @@ export const Names = {
   calicoMetadata: "projectcalico.org/metadata",
   /** On a copy: the v1 resourceVersion it was made from (the v1 object is unchanged while they are equal). */
   sourceResourceVersion: "migration.projectcalico.org/source-resource-version",
+  /** On a copy whose v3 name differs from its v1 CR's name: the CR name (metadata-only lists match a copy to its source by it). */
+  sourceName: "migration.projectcalico.org/source-name",
   /** On the CR: "copied" once a pre-copy ran, "fallback" when the door could not be opened. */
   precopy: "migration.projectcalico.org/precopy",
   /** On a v3 CRD: the migration (uid) that added the temporary pre-copy version to it. */

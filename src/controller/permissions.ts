@@ -36,7 +36,6 @@ const v1Plurals = (kinds: readonly CalicoKind[]) => kinds.map((k) => k.v1Plural)
 const v3Plurals = CALICO_KINDS.map((k) => k.v3Plural);
 /** Kinds whose v3 name can differ from the v1 CR name (legacy `default.` policy names, IPAM names derived from the spec). */
 const RENAMABLE = CALICO_KINDS.filter((k) => k.converter === "policy" || k.converter === "ipamBlock" || k.converter === "ipamHandle");
-const TIER = CALICO_KINDS.filter((k) => k.kind === "Tier");
 /** The scratch CRDs validation applies: one per migrated kind. */
 export const SCRATCH_CRDS = v3Plurals.map((p) => `${p}.${SCRATCH_GROUP}`);
 
@@ -54,11 +53,10 @@ export const CONTROLLER_PERMISSIONS: readonly Permission[] = [
   { scope: "cluster", group: "apiregistration.k8s.io", resources: ["apiservices"], verbs: ["get", "update", "delete"], resourceNames: [APISERVICE_NAME],
     usedBy: "apiservice.ts (save, unregister, take over the automanaged one), prerequisites.ts" },
   { scope: "cluster", group: "apiregistration.k8s.io", resources: ["apiservices"], verbs: ["create"], usedBy: "apiservice.ts restoreApiService" },
-  { scope: "cluster", group: V1_GROUP, resources: [...v1Plurals(CALICO_KINDS), "clusterinformations"], verbs: ["list"],
-    usedBy: "sync-kind.ts, planner.ts (every v1 kind), prerequisites.ts forbiddenV1Kinds (RBAC probe)" },
-  { scope: "cluster", group: V1_GROUP, resources: ["clusterinformations"], verbs: ["get", "update"], usedBy: "datastore-lock.ts (the v1 lock)" },
-  { scope: "cluster", group: V1_GROUP, resources: v1Plurals(TIER), verbs: ["get"], usedBy: "tier-drift.ts (built-in tiers)" },
-  { scope: "cluster", group: V1_GROUP, resources: v1Plurals(RENAMABLE), verbs: ["get", "delete"],
+  { scope: "cluster", group: V1_GROUP, resources: [...v1Plurals(CALICO_KINDS), "clusterinformations"], verbs: ["get", "list"],
+    usedBy: "sync-kind.ts, planner.ts (every v1 kind), prerequisites.ts forbiddenV1Kinds (RBAC probe); delta-kind.ts (get what changed since its copy), tier-drift.ts (built-in tiers), copy-writes.ts guardRenamedCreate" },
+  { scope: "cluster", group: V1_GROUP, resources: ["clusterinformations"], verbs: ["update"], usedBy: "datastore-lock.ts (the v1 lock; its get is granted with the list above)" },
+  { scope: "cluster", group: V1_GROUP, resources: v1Plurals(RENAMABLE), verbs: ["delete"],
     usedBy: "sync-kind.ts guardRenamedCreate (a renamed copy the Calico API server stored in v1 is removed again)" },
   { scope: "cluster", group: V3_GROUP, resources: v3Plurals, verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
     usedBy: "v3-index.ts, sync-kind.ts (list, create, get), copy-writes.ts (update a stale copy of ours, delete one whose source is gone), managed-fields.ts (patch: relabel), rollback-safety.ts (watch), restore.ts and precopy.ts (delete ours), foreign-owners.ts (get owners)" },

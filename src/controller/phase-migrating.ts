@@ -10,7 +10,8 @@ import { formatDuration } from "../kube/duration.js";
 import { getV3ClusterInformation, lockV1, lockV3, unlockV3 } from "../migration/datastore-lock.js";
 import { reattachForeignOwners, redetachForeignOwners } from "../migration/foreign-owners.js";
 import { loadSchemas } from "../migration/planner.js";
-import { runPass, type PassResult } from "../migration/run-kinds.js";
+import { closeDoor } from "../migration/precopy-door.js";
+import { bandDurationMs, runPass, type PassHooks, type PassResult } from "../migration/run-kinds.js";
 import { migratedCount, skippedCount, type KindResult } from "../migration/types.js";
 import { setCondition, verificationMessage, verifiedCondition, withConflicts, type VerificationCounts } from "./conditions.js";
 import { dmResource, nowIso, patchMetadata, writeStatus, type ControllerContext } from "./context.js";
@@ -20,6 +21,7 @@ import { lockedWindowCheck } from "./locked-window.js";
 import { done, requeueAfter, type Result } from "./outcome.js";
 import { failMigration } from "./restore.js";
 import { saveReport } from "./report-builder.js";
+import { precopyCopied, precopyStarted, PrecopyState } from "./precopy.js";
 
 // Phases Pending and WaitingForConflictResolution import it from here.
 export { ensureApiServiceGone };
@@ -101,7 +103,12 @@ async function migrate(ctx: ControllerContext, dm: DatastoreMigration): Promise<
   await lockV3(ctx.client, uid);
 
   const schemas = await loadSchemas(ctx.client);
-  const opts = engineOptions(ctx, dm, schemas);
+  // After a pre-copy, passes read metadata first: only what changed since its copy is read in full.
+  const opts = { ...engineOptions(ctx, dm, schemas), metadataFirst: precopyCopied(dm) };
+  // The final delta brought v3 storage in step under the lock (Pending): the copy pass would find
+  // nothing to do, so the verification (which creates anything missing too) is the only pass. A
+  // return from WaitingForConflictResolution (a Verified condition exists) copies again.
+  const inStep = dm.metadata.annotations?.[Names.precopy] === PrecopyState.InStep && !dm.status?.conditions?.some((c) => c.type === ConditionType.Verified);
   const results: KindResult[] = [];
   let lastWrite = 0;
   // Progress writes one at a time, each on the CR the previous one returned: two in flight at
@@ -120,7 +127,7 @@ async function migrate(ctx: ControllerContext, dm: DatastoreMigration): Promise<
     });
     return writes;
   };
-  const copy: PassResult = await runPass(opts, "copy", {
+  const hooks: PassHooks = {
     onKindStart: async (kind, i) => {
       // Kinds of a band run together: currentType lists them all.
       const first = results.length === i;
@@ -141,14 +148,25 @@ async function migrate(ctx: ControllerContext, dm: DatastoreMigration): Promise<
       lastWrite = ctx.clock.now();
       void writeProgress(() => progressOf([...results, partial], partial.kind, results.length)).finally(() => (pageWriteQueued = false));
     },
-  });
-  await writes;
-  dm = await writeStatus(ctx, dm, (s) => (s.progress = progressOf(copy.kinds, "", CALICO_KINDS.length)));
+  };
+  const copyStarted = ctx.clock.now();
+  const copied: PassResult | undefined = inStep ? undefined : await runPass(opts, "copy", hooks);
+  if (copied) {
+    await writes;
+    ctx.log.info({ objects: copied.total, written: copied.kinds.reduce((n, r) => n + r.migrated + r.refreshed + r.removed, 0), durationMs: ctx.clock.now() - copyStarted, ipamMs: bandDurationMs(copied, "IPAMBlock") }, "locked copy finished");
+    dm = await writeStatus(ctx, dm, (s) => (s.progress = progressOf(copied.kinds, "", CALICO_KINDS.length)));
+  }
 
-  // 4. Verification with fresh lists of both sides: nothing is waved through on the copy's counters.
+  // 4. Verification with fresh lists of both sides: nothing is waved through on the copy's counters
+  // (after a pre-copy: metadata of both sides, and a full read of whatever differs).
   const verifyStarted = ctx.clock.now();
-  const verify = await runPass(opts, "verify");
-  ctx.log.info({ objects: verify.total, durationMs: ctx.clock.now() - verifyStarted }, "verification finished");
+  const verify = await runPass(opts, "verify", inStep ? hooks : {});
+  ctx.log.info({ objects: verify.total, durationMs: ctx.clock.now() - verifyStarted, metadataFirst: opts.metadataFirst, ipamMs: bandDurationMs(verify, "IPAMBlock") }, "verification finished");
+  const copy = copied ?? verify;
+  if (!copied) {
+    await writes;
+    dm = await writeStatus(ctx, dm, (s) => (s.progress = progressOf(verify.kinds, "", CALICO_KINDS.length)));
+  }
   const counts: VerificationCounts = {
     v1: verify.total,
     equal: verify.kinds.reduce((n, r) => n + r.skipped, 0),
@@ -187,6 +205,8 @@ async function migrate(ctx: ControllerContext, dm: DatastoreMigration): Promise<
 
   // 6. Unlock v3 and remember where v3 storage stood, for the rollback-safety check at Converged.
   await unlockV3(ctx.client);
+  // The pre-copy's temporary version is not needed any more (its copies' managedFields name v3).
+  if (precopyStarted(dm)) await closeDoor(ctx.client);
   const ci = await getV3ClusterInformation(ctx.client);
   dm = await patchMetadata(ctx, dm, { annotations: { [Names.copyResourceVersion]: ci.metadata.resourceVersion ?? "" } });
   await writeStatus(ctx, dm, (s) => {

@@ -20,7 +20,7 @@ import { nowIso, patchMetadata, setMessage, writeStatus, type ControllerContext 
 import { engineOptions, remapForeignEnabled } from "./engine.js";
 import { requeueAfter, TerminalError, type Result } from "./outcome.js";
 import { ensureApiServiceGone } from "./phase-migrating.js";
-import { precopy } from "./precopy.js";
+import { applyFinalDelta, precopy, precopyCopied, PrecopyState } from "./precopy.js";
 import { revalidateAfterDrain } from "./revalidation.js";
 import { makeValidator } from "./validation-hook.js";
 
@@ -69,9 +69,17 @@ export async function handlePending(ctx: ControllerContext, dm: DatastoreMigrati
   // 5. Lock v1 again: we may have resumed here after a crash, or after WaitingForConflictResolution.
   await lockV1(ctx.client, dm.metadata.uid ?? "");
 
-  // 6. What changed since the plan validated it is validated again while only the v1 lock is
-  // held: a refusal unlocks it and blocks like the plan would, instead of failing in the copy.
-  if (await revalidateAfterDrain(ctx, dm)) return requeueAfter(ctx.config.pollIntervalMs);
+  // 6. What changed since the plan validated it (or since the pre-copy copied it) is validated
+  // again while only the v1 lock is held: a refusal unlocks it and blocks like the plan would,
+  // instead of failing in the copy. After a pre-copy, the final delta is that validation: it
+  // writes what changed through the door, so that Migrating only verifies.
+  if (precopyCopied(dm) && !dm.metadata.annotations?.[Names.savedApiService] && !dm.status?.startedAt) {
+    const delta = await applyFinalDelta(ctx, dm);
+    dm = delta.dm;
+    if (delta.next === "requeue") return requeueAfter(delta.afterMs);
+    if (delta.next === "blocked") return requeueAfter(ctx.config.pollIntervalMs);
+    if (!precopyCopied(dm) && (await revalidateAfterDrain(ctx, dm))) return requeueAfter(ctx.config.pollIntervalMs);
+  } else if (await revalidateAfterDrain(ctx, dm)) return requeueAfter(ctx.config.pollIntervalMs);
 
   // 7. Foreign dependents lose their Calico owners from the GC's view once the APIService goes.
   if (remapForeignEnabled(dm)) {
@@ -87,8 +95,10 @@ export async function handlePending(ctx: ControllerContext, dm: DatastoreMigrati
     message: "aggregated APIService v3.projectcalico.org unregistered; projectcalico.org/v3 is now served by the CRDs",
   }));
 
-  // 9. Conflicts, read from v3 CRD storage (never through the aggregated API).
-  const pass = await runPass(engineOptions(ctx, dm, await loadSchemas(ctx.client)), "detect");
+  // 9. Conflicts, read from v3 CRD storage (never through the aggregated API). After a final delta
+  // that found none, v3 storage holds only copies in step (the verification re-checks it).
+  const inStep = dm.metadata.annotations?.[Names.precopy] === PrecopyState.InStep;
+  const pass = inStep ? { conflicts: [] } : await runPass(engineOptions(ctx, dm, await loadSchemas(ctx.client)), "detect");
   if (pass.conflicts.length) {
     const n = pass.conflicts.length;
     await writeStatus(ctx, dm, (s) => {

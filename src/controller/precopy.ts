@@ -2,19 +2,26 @@
  * The pre-copy, in Pending while nothing is locked and the Calico API server keeps serving users:
  * open the door (a temporary version of the v3 CRDs), copy every kind through it into v3 CRD
  * storage with the same conversion, owner order and never-overwrite rule as the locked copy,
- * relabel each copy's managedFields to v3 as it is written, and close the door. The locked window
- * then only brings up to date what changed since (the copy pass skips what is in step, refreshes
- * stale copies of ours and removes ours whose source is gone). A door that cannot be opened falls
- * back to copying everything inside the lock, said in status and an Event; nothing is lost either way.
+ * relabel each copy's managedFields to v3 as it is written, then catch up with what changed
+ * meanwhile by metadata-first passes (only objects whose v1 resourceVersion moved are read and
+ * written) until little is left. The door stays open through the drain: right after it, with v1
+ * locked and the APIService still registered, the final delta goes through it too, so a refusal
+ * still ends the window at no cost (v1 unlocked, nothing else touched) and Migrating only verifies.
+ * A door that cannot be opened falls back to copying everything inside the lock, said in status and
+ * an Event; nothing is lost either way.
  */
 import { ConditionType, Names, type DatastoreMigration } from "../api/datastore-migration.js";
 import { CALICO_KINDS, V3_GROUP, V3_VERSION } from "../calico/kinds.js";
 import { hasCode, isNotFound } from "../kube/errors.js";
+import type { KubeObject } from "../kube/object.js";
+import type { ResourceRef } from "../kube/resource.js";
+import { unlockV1 } from "../migration/datastore-lock.js";
+import type { EngineOptions } from "../migration/engine-options.js";
 import { findCreateRefused } from "../migration/create-refused.js";
 import { relabelManagedFields } from "../migration/managed-fields.js";
 import { loadSchemas } from "../migration/planner.js";
 import { closeDoor, DOOR_VERSION, doorResource, doorServed, openDoor } from "../migration/precopy-door.js";
-import { runPass, type PassResult } from "../migration/run-kinds.js";
+import { bandDurationMs, runPass, type PassResult } from "../migration/run-kinds.js";
 import { setCondition } from "./conditions.js";
 import { nowIso, patchMetadata, setMessage, writeStatus, type ControllerContext } from "./context.js";
 import { engineOptions } from "./engine.js";
@@ -24,6 +31,8 @@ export const PrecopyState = {
   /** The door may be open and copies may exist in v3 storage (set before the door opens). */
   Started: "started",
   Copied: "copied",
+  /** The final delta was applied through the door with v1 locked and drained: v3 storage is in step, Migrating only verifies. */
+  InStep: "in-step",
   /** The door could not be opened: everything is copied inside the lock. */
   Fallback: "fallback",
 } as const;
@@ -37,7 +46,44 @@ export type PrecopyOutcome = { dm: DatastoreMigration; next: "lock" } | { dm: Da
 /** True when copies made before the lock may exist in v3 storage (an abort must remove them). */
 export function precopyStarted(dm: DatastoreMigration): boolean {
   const state = dm.metadata.annotations?.[Names.precopy];
-  return state === PrecopyState.Started || state === PrecopyState.Copied;
+  return state === PrecopyState.Started || state === PrecopyState.Copied || state === PrecopyState.InStep;
+}
+
+/** True when the pre-copy finished its first full pass: later passes read metadata first. */
+export function precopyCopied(dm: DatastoreMigration): boolean {
+  const state = dm.metadata.annotations?.[Names.precopy];
+  return state === PrecopyState.Copied || state === PrecopyState.InStep;
+}
+
+/** Catch-up passes before the lock, at most. */
+const CATCH_UP_PASSES = 3;
+/** A catch-up pass that wrote no more than this leaves the rest to the final delta. */
+const CATCH_UP_SMALL = 200;
+
+/** Objects a pass wrote (created, brought up to date, removed). */
+export function writtenBy(pass: PassResult): number {
+  return pass.kinds.reduce((n, r) => n + r.migrated + r.refreshed + r.removed, 0);
+}
+
+/** Engine options that write through the door, relabelling each copy's managedFields to v3. */
+async function doorOptions(ctx: ControllerContext, dm: DatastoreMigration): Promise<EngineOptions> {
+  return {
+    ...engineOptions(ctx, dm, await loadSchemas(ctx.client)),
+    v3Storage: doorResource,
+    // Entries naming the door would break server-side apply once it is removed (kubernetes#111937).
+    afterWrite: async (ref: ResourceRef, stored: KubeObject) => {
+      await relabelManagedFields(ctx.client, ref, stored, DOOR_API_VERSION, V3_API_VERSION);
+    },
+  };
+}
+
+/** Records that the door could not be opened: everything is copied inside the lock. */
+async function fallBack(ctx: ControllerContext, dm: DatastoreMigration, reason: string): Promise<DatastoreMigration> {
+  const why = `${reason}; every object is copied inside the locked window instead`;
+  dm = await patchMetadata(ctx, dm, { annotations: { [Names.precopy]: PrecopyState.Fallback } });
+  dm = await writeStatus(ctx, dm, (s) => (s.conditions = setCondition(s.conditions, ConditionType.PreCopy, { type: ConditionType.PreCopy, status: "False", reason: "DoorRefused", message: why, lastTransitionTime: nowIso(ctx) })));
+  await ctx.events.record(dm, "Warning", "PreCopyUnavailable", why);
+  return dm;
 }
 
 /** Runs the pre-copy (idempotent: safe to run again after a crash at any point). */
@@ -46,41 +92,77 @@ export async function precopy(ctx: ControllerContext, dm: DatastoreMigration): P
   const uid = dm.metadata.uid ?? "";
   if (!precopyStarted(dm)) dm = await patchMetadata(ctx, dm, { annotations: { [Names.precopy]: PrecopyState.Started } });
   const door = await openDoor(ctx.client, uid);
-  if (!door.open) {
-    const why = `${door.refusal.reason}; every object is copied inside the locked window instead`;
-    dm = await patchMetadata(ctx, dm, { annotations: { [Names.precopy]: PrecopyState.Fallback } });
-    dm = await writeStatus(ctx, dm, (s) => (s.conditions = setCondition(s.conditions, ConditionType.PreCopy, { type: ConditionType.PreCopy, status: "False", reason: "DoorRefused", message: why, lastTransitionTime: nowIso(ctx) })));
-    await ctx.events.record(dm, "Warning", "PreCopyUnavailable", why);
-    return { dm, next: "lock" };
-  }
+  if (!door.open) return { dm: await fallBack(ctx, dm, door.refusal.reason), next: "lock" };
   // The CRD handler serves a new version a moment after the update.
   if (!(await doorServed(ctx.client))) return { dm, next: "requeue", afterMs: 1000 };
-  dm = await setMessage(ctx, dm, "Copying resources before the lock (pre-copy); nothing is locked yet");
-  const opts = {
-    ...engineOptions(ctx, dm, await loadSchemas(ctx.client)),
-    v3Storage: doorResource,
-    // Entries naming the door would break server-side apply once it is removed (kubernetes#111937).
-    afterWrite: async (ref: Parameters<typeof relabelManagedFields>[1], stored: Parameters<typeof relabelManagedFields>[2]) => {
-      await relabelManagedFields(ctx.client, ref, stored, DOOR_API_VERSION, V3_API_VERSION);
-    },
-  };
-  let pass: PassResult;
+  const opts = await doorOptions(ctx, dm);
   try {
-    pass = await runPass(opts, "copy");
+    if (!precopyCopied(dm)) {
+      dm = await setMessage(ctx, dm, "Copying resources before the lock (pre-copy); nothing is locked yet");
+      const pass = await runPass(opts, "copy");
+      const sum = (f: (r: PassResult["kinds"][number]) => number) => pass.kinds.reduce((n, r) => n + f(r), 0);
+      const summary = `${pass.total} v1 objects: ${sum((r) => r.migrated)} copied, ${sum((r) => r.refreshed)} brought up to date, ${sum((r) => r.alreadyCopied)} already copied, ${sum((r) => r.removed)} stale copies removed, ${pass.conflicts.length} v3 objects that differ (reported once the datastore is locked)`;
+      dm = await patchMetadata(ctx, dm, { annotations: { [Names.precopy]: PrecopyState.Copied } });
+      dm = await writeStatus(ctx, dm, (s) => (s.conditions = setCondition(s.conditions, ConditionType.PreCopy, { type: ConditionType.PreCopy, status: "True", reason: "Copied", message: `copied before the lock: ${summary}`, lastTransitionTime: nowIso(ctx) })));
+      await ctx.events.record(dm, "Normal", "PreCopied", `copied before the lock: ${summary}`);
+      ctx.log.info({ objects: pass.total, conflicts: pass.conflicts.length }, "pre-copy finished");
+    }
+    // Catch up with what changed while copying: each pass reads metadata and writes only what
+    // moved, so it is shorter than the last; the final delta (under the lock) is what is left.
+    dm = await setMessage(ctx, dm, "Bringing the copies up to date before the lock; nothing is locked yet");
+    for (let round = 1; round <= CATCH_UP_PASSES; round++) {
+      const started = ctx.clock.now();
+      const pass = await runPass({ ...opts, metadataFirst: true }, "copy");
+      const written = writtenBy(pass);
+      ctx.log.info({ round, objects: pass.total, written, durationMs: ctx.clock.now() - started }, "pre-copy caught up");
+      if (written <= CATCH_UP_SMALL) break;
+    }
   } catch (err) {
     const refused = findCreateRefused(err);
     if (!refused) throw err;
     // Refused before anything is locked: the plan's verdict, found by the copy itself.
     return { dm, next: "blocked", message: `${refused.message}. Fix: ${refused.fixCommand()} (nothing is locked)` };
   }
-  await closeDoor(ctx.client);
-  const sum = (f: (r: PassResult["kinds"][number]) => number) => pass.kinds.reduce((n, r) => n + f(r), 0);
-  const summary = `${pass.total} v1 objects: ${sum((r) => r.migrated)} copied, ${sum((r) => r.refreshed)} brought up to date, ${sum((r) => r.alreadyCopied)} already copied, ${sum((r) => r.removed)} stale copies removed, ${pass.conflicts.length} v3 objects that differ (reported once the datastore is locked)`;
-  dm = await patchMetadata(ctx, dm, { annotations: { [Names.precopy]: PrecopyState.Copied } });
-  dm = await writeStatus(ctx, dm, (s) => (s.conditions = setCondition(s.conditions, ConditionType.PreCopy, { type: ConditionType.PreCopy, status: "True", reason: "Copied", message: `copied before the lock: ${summary}`, lastTransitionTime: nowIso(ctx) })));
-  await ctx.events.record(dm, "Normal", "PreCopied", `copied before the lock: ${summary}`);
-  ctx.log.info({ objects: pass.total, conflicts: pass.conflicts.length }, "pre-copy finished");
+  // The door stays open: the final delta goes through it right after the drain.
   return { dm, next: "lock" };
+}
+
+/** What the final delta came to: go on (in step, or fallen back to the locked copy), poll again, or blocked (v1 unlocked again). */
+export type FinalDeltaOutcome = { dm: DatastoreMigration; next: "go" | "blocked" } | { dm: DatastoreMigration; next: "requeue"; afterMs: number };
+
+/**
+ * Right after the drain, with v1 locked and the APIService still registered: brings every copy in
+ * step with v1 as it now stays (metadata-first, through the door), so that the locked window
+ * carries only this delta and a verification. It replaces the re-validation after the drain: an
+ * object the v3 API refuses ends the window here at no cost (v1 unlocked, nothing else changed).
+ * With no conflict found, the CR records that v3 storage is in step and Migrating only verifies.
+ */
+export async function applyFinalDelta(ctx: ControllerContext, dm: DatastoreMigration): Promise<FinalDeltaOutcome> {
+  const uid = dm.metadata.uid ?? "";
+  const door = await openDoor(ctx.client, uid);
+  if (!door.open) return { dm: await fallBack(ctx, dm, door.refusal.reason), next: "go" };
+  if (!(await doorServed(ctx.client))) return { dm, next: "requeue", afterMs: 1000 };
+  const started = ctx.clock.now();
+  let pass: PassResult;
+  try {
+    pass = await runPass({ ...(await doorOptions(ctx, dm)), metadataFirst: true }, "copy");
+  } catch (err) {
+    const refused = findCreateRefused(err);
+    if (!refused) throw err;
+    const message = `${refused.message}. Fix: ${refused.fixCommand()} (changed after it was copied: the v1 datastore was unlocked again and nothing else was changed; the migration goes on once it is fixed)`;
+    // Unlock first: a crash before the status write finds datastoreLockedAt and comes here again.
+    await unlockV1(ctx.client, uid);
+    dm = await writeStatus(ctx, dm, (s) => {
+      delete s.datastoreLockedAt;
+      s.message = message;
+    });
+    await ctx.events.record(dm, "Warning", "ChangedObjectRefused", message);
+    return { dm, next: "blocked" };
+  }
+  ctx.log.info({ objects: pass.total, written: writtenBy(pass), conflicts: pass.conflicts.length, durationMs: ctx.clock.now() - started, ipamMs: bandDurationMs(pass, "IPAMBlock") }, "final delta applied");
+  // Conflicts are found and reported by the usual detection once the APIService is gone.
+  if (pass.conflicts.length === 0) dm = await patchMetadata(ctx, dm, { annotations: { [Names.precopy]: PrecopyState.InStep } });
+  return { dm, next: "go" };
 }
 
 /**

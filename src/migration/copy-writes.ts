@@ -44,7 +44,10 @@ export function isStaleCopy(opts: EngineOptions, e: V3Entry, c: ConvertedObject,
 
 /** The v3 object to write for a converted v1 object (owner references already mapped): it records who made it and from which v1 resourceVersion. */
 export function copyBody(opts: EngineOptions, c: ConvertedObject, schema: JsonSchema, ownerReferences: OwnerReference[]): KubeObject {
-  return v3Body(c, schema, { annotations: { [Names.migratedBy]: opts.migrationUid, [Names.sourceResourceVersion]: c.source.resourceVersion ?? "" }, ownerReferences });
+  const source = { [Names.migratedBy]: opts.migrationUid, [Names.sourceResourceVersion]: c.source.resourceVersion ?? "" };
+  // A renamed object (legacy policy names, IPAM names from the spec) records its CR name, so that a metadata-only list finds its source.
+  if (c.renamedFrom !== undefined) Object.assign(source, { [Names.sourceName]: c.renamedFrom });
+  return v3Body(c, schema, { annotations: source, ownerReferences });
 }
 
 /** What an update of a stale copy came to. */

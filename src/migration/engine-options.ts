@@ -39,6 +39,11 @@ export interface EngineOptions {
    * door, which no aggregated API server answers (not even a lagging HA kube-apiserver).
    */
   v3Storage?: (kind: CalicoKind) => ResourceRef;
+  /**
+   * Copy and verify passes read metadata first (deltaKind): after a pre-copy, only objects whose v1
+   * resourceVersion differs from what their copy records are read in full.
+   */
+  metadataFirst?: boolean;
   /** Called with every copy this run created or updated, as the server stored it (the pre-copy relabels its managedFields). */
   afterWrite?: (ref: ResourceRef, stored: KubeObject) => Promise<void>;
   /** A conflict found, with the converted v1 object and the v3 spec it differs from (undefined when its owner is the conflict). */

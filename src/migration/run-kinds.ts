@@ -5,6 +5,7 @@
 import { CALICO_KINDS, kindBands, type CalicoKind } from "../calico/kinds.js";
 import type { EngineOptions } from "./engine-options.js";
 import { systemClock } from "../kube/clock.js";
+import { deltaKind } from "./delta-kind.js";
 import { drainDeferred, syncKind, SyncSession, type SyncMode } from "./sync-kind.js";
 import { AggregatedAnswerError } from "./v3-origin.js";
 import type { Conflict, KindResult } from "./types.js";
@@ -24,6 +25,13 @@ export interface PassResult {
   conflicts: Conflict[];
   /** Number of v1 objects seen. */
   total: number;
+  /** How long each band took (its kinds run together), lowest band first. */
+  bands: { kinds: string[]; durationMs: number }[];
+}
+
+/** Milliseconds the band holding `kind` took in a pass (0 when the pass did not run it). */
+export function bandDurationMs(pass: PassResult, kind: string): number {
+  return pass.bands.find((b) => b.kinds.includes(kind))?.durationMs ?? 0;
 }
 
 /**
@@ -53,12 +61,18 @@ async function runPassOnce(opts: EngineOptions, mode: SyncMode, hooks: PassHooks
   const ordered = [...kinds].sort((a, b) => a.order - b.order);
   const session = new SyncSession(opts.concurrency ?? 16);
   const results: KindResult[] = [];
+  const bands: PassResult["bands"] = [];
   let index = 0;
   for (const band of kindBands(ordered)) {
+    const bandStarted = Date.now();
     for (const kind of band) await hooks.onKindStart?.(kind, index++, ordered.length);
-    const bandResults = await Promise.all(band.map((kind) => syncKind(opts, session, kind, opts.schemas.require(kind.kind), mode, hooks.onPage)));
+    const bandResults = await Promise.all(band.map((kind) => {
+      const schema = opts.schemas.require(kind.kind);
+      return opts.metadataFirst && mode !== "detect" ? deltaKind(opts, session, kind, schema, mode, hooks.onPage) : syncKind(opts, session, kind, schema, mode, hooks.onPage);
+    }));
     // Objects whose owner is in this band (or earlier in the same list) can go now.
     await drainDeferred(opts, session, mode, false);
+    bands.push({ kinds: band.map((k) => k.kind), durationMs: Date.now() - bandStarted });
     for (const result of bandResults) {
       results.push(result);
       await hooks.onKindDone?.(result, results.length - 1, ordered.length);
@@ -70,5 +84,6 @@ async function runPassOnce(opts: EngineOptions, mode: SyncMode, hooks: PassHooks
     kinds: results,
     conflicts: results.flatMap((r) => r.conflicts),
     total: results.reduce((n, r) => n + r.total, 0),
+    bands,
   };
 }

@@ -55,10 +55,10 @@ async function refreshCopy(
   index: Map<string, V3Entry>,
   hash: string,
 ): Promise<void> {
-  const key = keyOf(c);
+  const key = keyOfConverted(c);
   let outcome;
   try {
-    outcome = await withRetries(() => updateCopy(opts, session.slots, c, body, schema), retryOptions(opts, result));
+    outcome = await withRetries(() => updateCopy(opts, session.slots, c, body, schema), syncRetryOptions(opts, result));
   } catch (err) {
     opts.onOutcome?.(c.kind.kind, "error");
     if (refusalOf(err)) throw new CreateRefusedError(c.kind, c.source, err as ApiError);
@@ -93,7 +93,7 @@ export async function syncKind(
   const started = Date.now();
   const result = emptyKindResult(kind.kind);
   const pageSize = opts.pageSize ?? 500;
-  const index = await withRetries(() => indexV3(opts.client, v3Of(opts, kind), kind, schema, fieldManagerOf(opts), pageSize, opts.signal), retryOptions(opts, result));
+  const index = await withRetries(() => indexV3(opts.client, v3Of(opts, kind), kind, schema, fieldManagerOf(opts), pageSize, opts.signal), syncRetryOptions(opts, result));
   // Nothing in v3 can conflict with nothing: detection skips the v1 list (and total stays 0). This
   // keeps the usual case — empty v3 storage — from listing every v1 object inside the locked window.
   if (mode === "detect" && index.size === 0) {
@@ -110,7 +110,7 @@ export async function syncKind(
       const items = page.items.map((cr) => convertV1ToV3(kind, cr));
       for (const c of items) {
         if (c.renamedFrom !== undefined) result.renames.push({ kind: kind.kind, namespace: c.v3.metadata.namespace, from: c.renamedFrom, to: c.v3.metadata.name ?? "" });
-        seen.add(keyOf(c));
+        seen.add(keyOfConverted(c));
       }
       result.total += items.length;
       yield* items;
@@ -125,7 +125,7 @@ export async function syncKind(
       const where = { namespace: slash >= 0 ? key.slice(0, slash) : undefined, name: slash >= 0 ? key.slice(slash + 1) : key };
       // A copy this migration made (before the lock) whose v1 source has gone since: removed, as
       // long as nobody else has changed it. Anything else without a source is only reported.
-      if (isOurCopy(opts, entry) && entry.untouched && (await withRetries(() => removeStaleCopy(opts, session.slots, kind, where, schema), retryOptions(opts, result)))) {
+      if (isOurCopy(opts, entry) && entry.untouched && (await withRetries(() => removeStaleCopy(opts, session.slots, kind, where, schema), syncRetryOptions(opts, result)))) {
         result.removed++;
         continue;
       }
@@ -148,11 +148,13 @@ export async function drainDeferred(opts: EngineOptions, session: SyncSession, m
   }
 }
 
-function keyOf(c: ConvertedObject): string {
+/** The v3 key (`namespace/name`) of a converted object. */
+export function keyOfConverted(c: ConvertedObject): string {
   return objectKey(c.v3.metadata.namespace, c.v3.metadata.name ?? "");
 }
 
-async function processObject(
+/** Handles one converted v1 object against the v3 object indexed at its key (if any): skip, create, refresh, defer or report a conflict. */
+export async function processObject(
   opts: EngineOptions,
   session: SyncSession,
   c: ConvertedObject,
@@ -163,7 +165,7 @@ async function processObject(
   mayDefer: boolean,
 ): Promise<void> {
   const kind = c.kind;
-  const key = keyOf(c);
+  const key = keyOfConverted(c);
   const viewUid = c.v3.metadata.uid ?? "";
   const hash = specHash(kind.kind, c.v3.spec, schema);
   const existing = index.get(key);
@@ -235,7 +237,7 @@ async function processObject(
       }
       assertFromV3Storage(what, current.metadata.uid, c.source.uid);
       return { current };
-    }, retryOptions(opts, result));
+    }, syncRetryOptions(opts, result));
   } catch (err) {
     opts.onOutcome?.(kind.kind, "error");
     if (refusalOf(err)) throw new CreateRefusedError(kind, c.source, err as ApiError);
@@ -283,7 +285,7 @@ async function classifyExisting(
         const got = await session.slots.run(() => opts.client.get(v3Of(opts, c.kind), c.v3.metadata.name ?? "", c.v3.metadata.namespace));
         assertFromV3Storage(`${c.kind.kind} ${c.v3.metadata.name ?? ""}`, got.metadata.uid, c.source.uid);
         return got;
-      }, retryOptions(opts, result))).spec;
+      }, syncRetryOptions(opts, result))).spec;
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
@@ -299,7 +301,8 @@ async function classifyExisting(
   opts.onOutcome?.(c.kind.kind, "conflict");
 }
 
-function retryOptions(opts: EngineOptions, result: KindResult): WriteRetryOptions {
+/** Retry options of a pass's requests, accounting retries and transitional time to `result`. */
+export function syncRetryOptions(opts: EngineOptions, result: KindResult): WriteRetryOptions {
   return {
     clock: opts.clock,
     signal: opts.signal,

@@ -31,7 +31,7 @@ const DOCUMENTED = {
   /** resourceVersion, creationTimestamp, generation and managedFields are the CRD object's own. */
   serverMetadata: ["resourceVersion", "creationTimestamp", "generation", "managedFields"],
   /** Our annotations on every copy: who made it, and from which v1 resourceVersion. */
-  annotations: ["migration.projectcalico.org/migrated-by", "migration.projectcalico.org/source-resource-version"],
+  annotations: ["migration.projectcalico.org/migrated-by", "migration.projectcalico.org/source-resource-version", "migration.projectcalico.org/source-name"],
   /** Calico's tier admission policy labels tiered policies with their tier. */
   labels: ["projectcalico.org/tier"],
   /**
