@@ -2,7 +2,8 @@
  * npm run bench [-- --objects N] [--sweep 8,16,32,64] [--copy-concurrency N] [--sample N]
  *                 [--ceiling RATE@CONCURRENCY --no-plan]   (reuse a measured ceiling, skip the bench's own plans: quicker iterations)
  *                 [--node-options "..."]                    (instead of the Deployment's NODE_OPTIONS, e.g. --cpu-prof)
- *                 [--precopy [--churn R]]                   (copy before the lock; R v1 changes/s written meanwhile, checked in v3 at the end)
+ *                 [--churn R]                               (R v1 changes/s written during the pre-copy, checked in v3 at the end)
+ *                 [--no-precopy]                            (the fallback: everything copied inside the lock, as before issue 11)
  *
  * Seeds N mixed objects (default 100,000) in API-server mode, then measures on the same control
  * plane: `plan` with and without server-side validation; the raw create ceiling (a bare client
@@ -74,7 +75,7 @@ const { values } = parseArgs({
     ceiling: { type: "string" },
     "no-plan": { type: "boolean", default: false },
     "node-options": { type: "string" },
-    precopy: { type: "boolean", default: false },
+    "no-precopy": { type: "boolean", default: false },
     churn: { type: "string", default: "0" },
   },
 });
@@ -272,7 +273,7 @@ try {
   log(`controller node options${values["node-options"] === undefined ? " (from the Deployment)" : ""}: ${nodeOptions || "(none)"}`);
   const controller = spawn(process.execPath, [...nodeOptions.split(/\s+/).filter(Boolean), path.join(repoRoot, "dist/src/cli/main.js"), "controller", "--kubeconfig", kubeconfig,
     "--drain-period", `${drainSeconds}s`, "--poll-interval", "1s", "--copy-concurrency", String(copyConcurrency),
-    "--metrics-bind-address", `127.0.0.1:${metricsPort}`, "--health-probe-bind-address", "0", ...(values.precopy ? ["--precopy"] : [])], { stdio: ["ignore", fs.openSync(path.join(dir, "controller.log"), "a"), "inherit"] });
+    "--metrics-bind-address", `127.0.0.1:${metricsPort}`, "--health-probe-bind-address", "0", ...(values["no-precopy"] ? ["--no-precopy"] : [])], { stdio: ["ignore", fs.openSync(path.join(dir, "controller.log"), "a"), "inherit"] });
   const rss = rssSampler(controller.pid ?? 0);
   await cp.admin.create(migrationResource("v1"), { apiVersion: "migration.projectcalico.org/v1", kind: "DatastoreMigration", metadata: { name: "v1-to-v3" }, spec: { type: "APIServerToCRDs" } });
   const t0 = Date.now();
@@ -338,8 +339,8 @@ try {
     copyConcurrency,
     ratioToCeiling: Math.round(((lockedWindowSeconds - drainSeconds) / (objects / ceiling)) * 100) / 100,
     transitionalSeconds,
-    precopy: values.precopy,
-    precopySeconds: values.precopy && planDone !== undefined && lockedAt !== undefined ? seconds(lockedAt - planDone) : 0,
+    precopy: !values["no-precopy"],
+    precopySeconds: !values["no-precopy"] && planDone !== undefined && lockedAt !== undefined ? seconds(lockedAt - planDone) : 0,
     precopyCatchUpWrites: catchUp.map((l) => l.written ?? 0),
     deltaObjects: locked.reduce((n, l) => n + (l.written ?? 0), 0),
     ipamLockedSeconds: seconds(locked.reduce((n, l) => n + (l.ipamMs ?? 0), 0)),

@@ -48,5 +48,5 @@ export const DEFAULT_CONFIG: ControllerConfig = Object.freeze({
   validate: true,
   fullPlanIntervalMs: 60_000,
   refusalGraceMs: 2 * 60_000,
-  precopy: false,
+  precopy: true,
 });

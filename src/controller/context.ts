@@ -37,6 +37,8 @@ export interface ProcessState {
   deprecationWarned?: string;
   /** Since when the same create (`uid/Kind/namespace/name`) has been refused as forbidden inside the locked window. */
   refusedSince?: { key: string; at: number };
+  /** Since when the pre-copy door of migration `key` (its uid) has been opened but not served. */
+  doorWaitSince?: { key: string; at: number };
 }
 
 /** Dependencies of the reconciler. */

@@ -21,7 +21,7 @@ import { lockedWindowCheck } from "./locked-window.js";
 import { done, requeueAfter, type Result } from "./outcome.js";
 import { failMigration } from "./restore.js";
 import { saveReport } from "./report-builder.js";
-import { precopyCopied, precopyStarted, PrecopyState } from "./precopy.js";
+import { precopyCopied, PrecopyState } from "./precopy.js";
 
 // Phases Pending and WaitingForConflictResolution import it from here.
 export { ensureApiServiceGone };
@@ -206,7 +206,8 @@ async function migrate(ctx: ControllerContext, dm: DatastoreMigration): Promise<
   // 6. Unlock v3 and remember where v3 storage stood, for the rollback-safety check at Converged.
   await unlockV3(ctx.client);
   // The pre-copy's temporary version is not needed any more (its copies' managedFields name v3).
-  if (precopyStarted(dm)) await closeDoor(ctx.client);
+  // A fallen-back pre-copy may have left it on some CRDs too (removed mid-way from the others).
+  if (dm.metadata.annotations?.[Names.precopy] !== undefined) await closeDoor(ctx.client);
   const ci = await getV3ClusterInformation(ctx.client);
   dm = await patchMetadata(ctx, dm, { annotations: { [Names.copyResourceVersion]: ci.metadata.resourceVersion ?? "" } });
   await writeStatus(ctx, dm, (s) => {

@@ -47,6 +47,11 @@ export async function handlePending(ctx: ControllerContext, dm: DatastoreMigrati
     if (ctx.config.precopy) {
       const pre = await precopy(ctx, dm);
       dm = pre.dm;
+      // The door could not be used: the objects were not validated by the pre-copy's writes, so
+      // the plan runs again with the dry-run validation before anything is locked.
+      if (dm.metadata.annotations?.[Names.precopy] === PrecopyState.Fallback && pre.next === "lock" && ctx.config.validate && !ctx.state.lastFullPlan?.key.endsWith("/validated")) {
+        return requeueAfter(0);
+      }
       if (pre.next === "requeue") return requeueAfter(pre.afterMs);
       if (pre.next === "blocked") {
         await setMessage(ctx, dm, pre.message);
@@ -128,7 +133,11 @@ async function blockers(ctx: ControllerContext, dm: DatastoreMigration): Promise
   const quick = summarizeBlockers((await quickChecks(ctx.client, ctx.discovery)).findings.filter((f) => f.severity === "blocker"));
   if (quick) return quick;
   const remap = remapForeignEnabled(dm);
-  const key = `${dm.metadata.uid ?? ""}/${remap}`;
+  // With the pre-copy, its creates through the door are the server-side validation (a refusal
+  // blocks before anything is locked, as the dry run would): the dry run is skipped unless the
+  // door could not be used.
+  const validate = ctx.config.validate && !(ctx.config.precopy && dm.metadata.annotations?.[Names.precopy] !== PrecopyState.Fallback);
+  const key = `${dm.metadata.uid ?? ""}/${remap}/${validate ? "validated" : "copy-validates"}`;
   const last = ctx.state.lastFullPlan;
   if (last && last.key === key && ctx.clock.now() - last.at < ctx.config.fullPlanIntervalMs) return last.message;
   const snapshot = new ValidatedSnapshot();
@@ -137,7 +146,7 @@ async function blockers(ctx: ControllerContext, dm: DatastoreMigration): Promise
     discovery: ctx.discovery,
     scanForeignOwners: remap,
     detectConflicts: false,
-    validator: ctx.config.validate ? makeValidator(ctx) : undefined,
+    validator: validate ? makeValidator(ctx) : undefined,
     snapshot,
     drainSeconds: ctx.config.drainPeriodMs / 1000,
   });

@@ -77,6 +77,27 @@ async function doorOptions(ctx: ControllerContext, dm: DatastoreMigration): Prom
   };
 }
 
+/** How long a door that was opened may stay unserved (another writer keeps removing it) before the pre-copy is given up. */
+const DOOR_WAIT_MS = 30_000;
+
+const DOOR_REMOVED = "the temporary version was removed from the v3 CRDs by another writer (an operator reconciling the CRDs?)";
+
+/**
+ * After the door was opened: requeue while the API server starts serving it, or the fallback's
+ * reason once it has not been served for DOOR_WAIT_MS (someone keeps taking it away).
+ */
+function waitForDoor(ctx: ControllerContext, dm: DatastoreMigration, served: boolean): { afterMs: number } | { giveUp: string } | undefined {
+  const key = dm.metadata.uid ?? "";
+  if (served) {
+    ctx.state.doorWaitSince = undefined;
+    return undefined;
+  }
+  if (ctx.state.doorWaitSince?.key !== key) ctx.state.doorWaitSince = { key, at: ctx.clock.now() };
+  if (ctx.clock.now() - ctx.state.doorWaitSince.at < DOOR_WAIT_MS) return { afterMs: 1000 };
+  ctx.state.doorWaitSince = undefined;
+  return { giveUp: `${DOOR_REMOVED}: it was not served for ${DOOR_WAIT_MS / 1000} s after being added` };
+}
+
 /** Records that the door could not be opened: everything is copied inside the lock. */
 async function fallBack(ctx: ControllerContext, dm: DatastoreMigration, reason: string): Promise<DatastoreMigration> {
   const why = `${reason}; every object is copied inside the locked window instead`;
@@ -94,7 +115,9 @@ export async function precopy(ctx: ControllerContext, dm: DatastoreMigration): P
   const door = await openDoor(ctx.client, uid);
   if (!door.open) return { dm: await fallBack(ctx, dm, door.refusal.reason), next: "lock" };
   // The CRD handler serves a new version a moment after the update.
-  if (!(await doorServed(ctx.client))) return { dm, next: "requeue", afterMs: 1000 };
+  const wait = waitForDoor(ctx, dm, await doorServed(ctx.client));
+  if (wait && "afterMs" in wait) return { dm, next: "requeue", afterMs: wait.afterMs };
+  if (wait) return { dm: await fallBack(ctx, dm, wait.giveUp), next: "lock" };
   const opts = await doorOptions(ctx, dm);
   try {
     if (!precopyCopied(dm)) {
@@ -119,7 +142,10 @@ export async function precopy(ctx: ControllerContext, dm: DatastoreMigration): P
     }
   } catch (err) {
     const refused = findCreateRefused(err);
-    if (!refused) throw err;
+    if (!refused) {
+      if (!(await doorServed(ctx.client))) return { dm: await fallBack(ctx, dm, `${DOOR_REMOVED} while the pre-copy went through it`), next: "lock" };
+      throw err;
+    }
     // Refused before anything is locked: the plan's verdict, found by the copy itself.
     return { dm, next: "blocked", message: `${refused.message}. Fix: ${refused.fixCommand()} (nothing is locked)` };
   }
@@ -141,14 +167,20 @@ export async function applyFinalDelta(ctx: ControllerContext, dm: DatastoreMigra
   const uid = dm.metadata.uid ?? "";
   const door = await openDoor(ctx.client, uid);
   if (!door.open) return { dm: await fallBack(ctx, dm, door.refusal.reason), next: "go" };
-  if (!(await doorServed(ctx.client))) return { dm, next: "requeue", afterMs: 1000 };
+  // v1 is locked here: a door someone keeps removing is given up after DOOR_WAIT_MS, never waited on for ever.
+  const wait = waitForDoor(ctx, dm, await doorServed(ctx.client));
+  if (wait && "afterMs" in wait) return { dm, next: "requeue", afterMs: wait.afterMs };
+  if (wait) return { dm: await fallBack(ctx, dm, wait.giveUp), next: "go" };
   const started = ctx.clock.now();
   let pass: PassResult;
   try {
     pass = await runPass({ ...(await doorOptions(ctx, dm)), metadataFirst: true }, "copy");
   } catch (err) {
     const refused = findCreateRefused(err);
-    if (!refused) throw err;
+    if (!refused) {
+      if (!(await doorServed(ctx.client))) return { dm: await fallBack(ctx, dm, `${DOOR_REMOVED} while the final delta went through it`), next: "go" };
+      throw err;
+    }
     const message = `${refused.message}. Fix: ${refused.fixCommand()} (changed after it was copied: the v1 datastore was unlocked again and nothing else was changed; the migration goes on once it is fixed)`;
     // Unlock first: a crash before the status write finds datastoreLockedAt and comes here again.
     await unlockV1(ctx.client, uid);

@@ -23,7 +23,7 @@ export async function revalidateAfterDrain(ctx: ControllerContext, dm: Datastore
   // not end the window: there the copy's own bound applies.
   if (!ctx.config.validate || dm.metadata.annotations?.[Names.savedApiService] || dm.status?.startedAt) return undefined;
   const uid = dm.metadata.uid ?? "";
-  const key = `${uid}/${remapForeignEnabled(dm)}`;
+  const key = `${uid}/${remapForeignEnabled(dm)}/validated`;
   const last = ctx.state.lastFullPlan;
   const snapshot = last?.key === key && last.snapshot ? last.snapshot : new ValidatedSnapshot();
   const started = ctx.clock.now();

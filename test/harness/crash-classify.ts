@@ -4,17 +4,20 @@
  * aggregated APIService was still registered, and what the controller had last asked the API
  * server (seen by the proxy in front of it). Pure, so the rules are unit-tested.
  */
-import { DeletionDecision, deletionDecisionOf, type DatastoreMigration } from "../../src/api/datastore-migration.js";
+import { DeletionDecision, deletionDecisionOf, Names, type DatastoreMigration } from "../../src/api/datastore-migration.js";
 import type { ProxiedRequest } from "./fault-proxy.js";
 
 /** The named steps a crash can hit, in migration order. */
 export const CRASH_STEPS = [
   "planner",
+  "precopy",
   "drain",
+  "final-delta",
   "lock-to-apiservice-delete",
   "mid-kind",
   "mid-page",
   "verification",
+  "door-close",
   "converged",
   "rollback",
   "abort",
@@ -25,11 +28,14 @@ export type CrashStep = (typeof CRASH_STEPS)[number];
 /** Human names for the soak's table. */
 export const STEP_LABELS: Record<CrashStep | "other", string> = {
   planner: "planner (Pending, before the lock)",
+  precopy: "during the pre-copy (before the lock)",
   drain: "during the drain",
+  "final-delta": "during the final delta (after the drain)",
   "lock-to-apiservice-delete": "between lock and APIService delete",
   "mid-kind": "mid-kind (copying)",
   "mid-page": "mid-page (between list pages)",
   verification: "during verification",
+  "door-close": "during removal of the temporary version",
   converged: "during Converged",
   rollback: "during a rollback at Converged",
   abort: "during abort",
@@ -47,6 +53,16 @@ export interface CrashObservation {
   postDrainSeen: boolean;
   /** The last request the controller sent was a v1 list with a continue token (it was fetching a page). */
   betweenPages: boolean;
+  /** Since the v1 lock, the controller was seen using the pre-copy door (the final delta). */
+  doorSinceLock?: boolean;
+  /** The last request the controller sent was an update of a v3 CRD (opening or closing the door). */
+  doorEdit?: boolean;
+}
+
+/** True when the CR records a pre-copy that started (copies may exist in v3 storage). */
+function precopyRunning(dm: DatastoreMigration): boolean {
+  const state = dm.metadata.annotations?.[Names.precopy];
+  return state === "started" || state === "copied" || state === "in-step";
 }
 
 /** The step a crash hit. */
@@ -66,10 +82,14 @@ export function classifyCrash(o: CrashObservation): CrashStep | "other" {
   }
   switch (phase) {
     case "Pending":
-      if (!dm.status?.datastoreLockedAt) return "planner";
+      if (!dm.status?.datastoreLockedAt) return precopyRunning(dm) ? "precopy" : "planner";
       if (!o.apiServicePresent) return "other"; // conflict pre-check, just before Migrating
-      return o.postDrainSeen ? "lock-to-apiservice-delete" : "drain";
+      if (o.postDrainSeen) return "lock-to-apiservice-delete";
+      return o.doorSinceLock ? "final-delta" : "drain";
     case "Migrating": {
+      if (o.doorEdit) return "door-close";
+      // After the final delta, Migrating only verifies.
+      if (dm.metadata.annotations?.[Names.precopy] === "in-step") return "verification";
       const p = dm.status?.progress;
       if (p?.typeProgress && p.completedTypes === p.totalTypes && p.currentType === "") return "verification";
       return o.betweenPages ? "mid-page" : "mid-kind";
@@ -113,7 +133,13 @@ export function v3StorageVersion(r: ProxiedRequest): "v3" | "v3migration" | unde
   return m ? (m[1] as "v3" | "v3migration") : undefined;
 }
 
-/** Work that comes only after the drain: the foreign-owner scan (metadata-only lists) or the APIService. */
+/** Work that comes only after the drain and the final delta: the foreign-owner scan (metadata-only lists of non-Calico kinds) or the APIService. */
 export function isPostDrainWork(r: ProxiedRequest): boolean {
-  return r.accept.includes("PartialObjectMetadataList") || r.path.startsWith("/apis/apiregistration.k8s.io/v1/apiservices/v3.projectcalico.org");
+  const calico = /^\/apis\/(crd\.)?projectcalico\.org\//.test(r.path);
+  return (r.accept.includes("PartialObjectMetadataList") && !calico) || r.path.startsWith("/apis/apiregistration.k8s.io/v1/apiservices/v3.projectcalico.org");
+}
+
+/** An update of a v3 CRD (the pre-copy door opened or closed). */
+export function isDoorEdit(r: ProxiedRequest): boolean {
+  return r.method === "PUT" && /\/customresourcedefinitions\/[a-z]+\.projectcalico\.org$/.test(r.path);
 }

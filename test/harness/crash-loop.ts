@@ -4,15 +4,20 @@
  * step, or a seeded delay after a step began) or at seeded random points, classifies each crash
  * from what was observable at kill time, and starts the controller again.
  */
-import type { DatastoreMigration } from "../../src/api/datastore-migration.js";
+import { Names, type DatastoreMigration } from "../../src/api/datastore-migration.js";
 import { getAggregatedApiService } from "../../src/migration/apiservice.js";
 import { proxyForCluster } from "./cluster-proxy.js";
 import { ControllerProcess } from "./controller-process.js";
-import { classifyCrash, isPostDrainWork, isStatusWrite, isV1List, isV3Create, writtenStatus, type CrashStep } from "./crash-classify.js";
+import { classifyCrash, isDoorEdit, isPostDrainWork, isStatusWrite, isV1List, isV3Create, v3StorageVersion, writtenStatus, type CrashStep } from "./crash-classify.js";
 import type { FaultProxy, ProxiedRequest } from "./fault-proxy.js";
 import { getMigration } from "./migration-cr.js";
 import { prng, type Prng } from "./prng.js";
 import type { TestCluster } from "./shared-cluster.js";
+
+/** A merge patch of the CR itself (its annotations, finalizers). */
+function isMigrationPatch(r: ProxiedRequest): boolean {
+  return r.method === "PATCH" && /\/datastoremigrations\/[^/]+$/.test(r.path);
+}
 
 /** One crash. */
 export interface CrashRecord {
@@ -59,6 +64,10 @@ export class CrashLoop {
   /** The latest status write was made while the CR was being deleted. */
   private deleting = false;
   private postDrainSeen = false;
+  private doorSinceLock = false;
+  private doorEdit = false;
+  /** The CR was last marked in step by a final delta (Migrating then only verifies). */
+  private inStep = false;
   private betweenPages = false;
   /** Set from the moment a kill is decided until the next controller is launched. */
   private dying = false;
@@ -102,10 +111,19 @@ export class CrashLoop {
       return (pred: (x: ProxiedRequest) => boolean) => (x: ProxiedRequest) => pred(x) && --left === 0;
     };
     const migrating = () => this.status.phase === "Migrating";
-    const copying = () => migrating() && !(this.status.progress?.completedTypes === this.status.progress?.totalTypes && this.status.progress?.currentType === "");
+    // After a final delta (the CR marked in-step) Migrating only verifies.
+    const copying = () => migrating() && !this.inStep && !(this.status.progress?.completedTypes === this.status.progress?.totalTypes && this.status.progress?.currentType === "");
+    const unlocked = () => (this.status.phase ?? "Pending") === "Pending" && !this.status.datastoreLockedAt;
+    const lockedPending = () => (this.status.phase ?? "Pending") === "Pending" && !!this.status.datastoreLockedAt;
     switch (step) {
       case "planner":
         return this.killOn(step, nth(40)((x) => x.method === "POST" && x.query.get("dryRun") === "All"));
+      case "precopy":
+        return this.killOn(step, nth(60)((x) => unlocked() && x.method === "POST" && v3StorageVersion(x) === "v3migration"));
+      case "final-delta":
+        return this.killOn(step, nth(4)((x) => lockedPending() && v3StorageVersion(x) === "v3migration"));
+      case "door-close":
+        return this.killOn(step, nth(10)((x) => migrating() && isDoorEdit(x)));
       case "drain": {
         await this.waitFor((x) => isStatusWrite(x) && !!writtenStatus(x).datastoreLockedAt && (writtenStatus(x).phase ?? "Pending") === "Pending", false);
         const drainMs = this.options.drainMs ?? 4000;
@@ -170,11 +188,20 @@ export class CrashLoop {
     if (this.dying) return "drop";
     if (isStatusWrite(r)) {
       const s = writtenStatus(r);
-      if (!s.datastoreLockedAt) this.postDrainSeen = false;
+      if (!s.datastoreLockedAt) {
+        this.postDrainSeen = false;
+        this.doorSinceLock = false;
+      }
       this.status = s;
       this.deleting = Boolean((r.body as DatastoreMigration | undefined)?.metadata?.deletionTimestamp);
     }
     if (this.status.datastoreLockedAt && isPostDrainWork(r)) this.postDrainSeen = true;
+    if (this.status.datastoreLockedAt && v3StorageVersion(r) === "v3migration") this.doorSinceLock = true;
+    if (isMigrationPatch(r)) {
+      const state = ((r.body ?? {}) as DatastoreMigration).metadata?.annotations?.[Names.precopy];
+      if (state !== undefined) this.inStep = state === "in-step";
+    }
+    if (!r.watch) this.doorEdit = isDoorEdit(r);
     // The copy reads the next page ahead while it creates the current one's objects, so "between
     // pages" means the last request sent was a page fetch, not merely that one is outstanding.
     if (!r.watch) this.betweenPages = isV1List(r) && r.query.has("continue");
@@ -219,7 +246,7 @@ export class CrashLoop {
     const admin = this.options.cluster.admin;
     const dm = await getMigration(admin);
     const apiServicePresent = (await getAggregatedApiService(admin)) !== undefined;
-    const step = classifyCrash({ dm, apiServicePresent, postDrainSeen: this.postDrainSeen, betweenPages: this.betweenPages });
+    const step = classifyCrash({ dm, apiServicePresent, postDrainSeen: this.postDrainSeen, betweenPages: this.betweenPages, doorSinceLock: this.doorSinceLock, doorEdit: this.doorEdit });
     const rec: CrashRecord = { n: this.crashes.length + 1, trigger, step, phase: dm?.status?.phase ?? (dm ? "Pending" : "(gone)"), message: dm?.status?.message ?? "" };
     this.crashes.push(rec);
     this.options.log?.(`crash #${rec.n}: trigger ${trigger}, hit ${step} (phase ${rec.phase}: ${rec.message.slice(0, 100)})`);

@@ -50,7 +50,7 @@ describe("a conflict on the owner of a foreign dependent", () => {
         action: { type: "hook", run: async () => void (twinUid = (await createV3(cluster.admin, { kind: "Tier", metadata: { name: "owner" }, spec: { order: 7 } })).metadata.uid ?? "") },
       }],
     });
-    controller = new ControllerProcess(cp.kubeconfig, { drainPeriod: "1s", name: "conflict-dependents", extraArgs: ["--no-validate"] });
+    controller = new ControllerProcess(cp.kubeconfig, { drainPeriod: "1s", name: "conflict-dependents", extraArgs: ["--no-validate", "--no-precopy"] });
   });
 
   after(async () => {

@@ -123,6 +123,10 @@ describe("controller: abort before Converged", () => {
     // must be detached and restored (foreign owner references); the other tests run on the core role.
     await installControllerManifests(cluster.admin, { foreignOwnerRole: true });
     t.after(() => installControllerManifests(cluster.admin));
+    // A copy failing inside the locked window: without the pre-copy (which would find the denial
+    // before locking anything and stay Pending; controller-precopy covers that).
+    await controller?.stop();
+    controller = await startController(cluster, { precopy: false });
     // v1: the built-in tiers, a tier with a policy, an IPPool whose copy the API server refuses.
     for (const [name, order, action] of [["default", 1_000_000, "Deny"], ["kube-admin", 1_000, "Pass"], ["kube-baseline", 10_000_000, "Pass"]] as const) {
       await writeV1(cluster.admin, { kind: "Tier", metadata: { name }, spec: { order, defaultAction: action } });

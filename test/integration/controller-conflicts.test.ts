@@ -40,7 +40,8 @@ describe("controller: conflicts and their resolution", () => {
     await writeV1(cluster.admin, { kind: "Tier", metadata: { name: "second" }, spec: { order: 300 } });
     await writeV1(cluster.admin, { kind: "GlobalNetworkPolicy", metadata: { name: "custom.allow-dns" }, spec: { tier: "custom", selector: "all()", types: ["Egress"], egress: [{ action: "Allow", protocol: "UDP", destination: { ports: [53] } }] } });
     await withV3Storage(cluster.admin, () => createV3(cluster.admin, { kind: "Tier", metadata: { name: "custom" }, spec: { order: 999 } }));
-    controller = await startController(cluster);
+    // Conflicts injected at the copy's first v3 reads and creates: the locked copy (--no-precopy).
+    controller = await startController(cluster, { precopy: false });
   });
 
   after(async () => {

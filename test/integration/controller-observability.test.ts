@@ -71,7 +71,7 @@ describe("what the controller shows of a migration", () => {
         action: { type: "hook", run: async () => void (await admin.patch(migrationResource("v1"), MIGRATION_NAME, { metadata: { annotations: { "test.migration.projectcalico.org/touched": "true" } } }, "merge")) },
       }],
     });
-    controller = new ControllerProcess(cp.kubeconfig, { name: "observed", extraArgs: ["--locked-warning", "1ms"] });
+    controller = new ControllerProcess(cp.kubeconfig, { name: "observed", extraArgs: ["--locked-warning", "1ms", "--no-precopy"] });
   });
 
   after(async () => {

@@ -8,6 +8,7 @@
  * not open falls back to the locked copy and says why.
  */
 import { after, before, describe, test } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
 import assert from "node:assert/strict";
 import { ConditionType, Names, type DatastoreMigration } from "../../src/api/datastore-migration.js";
 import { CALICO_KINDS, kindByName, v1Resource, v3Resource } from "../../src/calico/kinds.js";
@@ -156,6 +157,40 @@ describe("pre-copy before the lock", () => {
     }
     // The v1 objects are untouched and users still read them through the Calico API server.
     assert.equal(((await cluster.admin.get(ref("GlobalNetworkSet"), "gns-kept")).spec as { nets: string[] }).nets[0], "10.0.0.0/8");
+  });
+
+  test("a door another writer keeps removing is given up: the copy falls back to the lock, says why, and loses nothing", async () => {
+    await resetApiServerMode(cluster.admin);
+    await seed(cluster.admin);
+    controller = await startController(cluster, { drainPeriodMs: 12_000, precopy: true });
+    await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
+    await waitPrecopiedAndLocked(cluster.admin);
+    // An operator reconciling the v3 CRDs back to its manifests takes the door away, again and again.
+    const stop = new AbortController();
+    const remover = (async () => {
+      while (!stop.signal.aborted) {
+        await closeDoor(cluster.admin).catch(() => undefined);
+        await delay(100, undefined, { signal: stop.signal }).catch(() => undefined);
+      }
+    })();
+    try {
+      await changeAfterPrecopy(cluster.admin);
+      const dm = await waitPhase(cluster.admin, "Converged", { timeoutMs: 150_000 });
+      assert.equal(condition(dm, ConditionType.PreCopy)?.reason, "DoorRefused");
+      assert.match(condition(dm, ConditionType.PreCopy)?.message ?? "", /removed from the v3 CRDs by another writer.*copied inside the locked window/);
+      assert.equal((await eventsFor(cluster.admin, dm, "PreCopyUnavailable")).length, 1);
+    } finally {
+      stop.abort();
+      await remover;
+    }
+    await controller.stop();
+    controller = undefined;
+    const c = await compareDatastores(cluster.admin);
+    assert.deepEqual({ missing: c.missing, different: c.different, extras: c.extras, duplicated: c.duplicated }, { missing: [], different: [], extras: [], duplicated: [] }, describeComparison(c));
+    for (const kind of CALICO_KINDS) {
+      const crd = await cluster.admin.get(CRDS, v3CrdName(kind));
+      assert.deepEqual((crd.status as { storedVersions?: string[] }).storedVersions, ["v3"], kind.kind);
+    }
   });
 
   test("without update on the v3 CRDs the migration copies inside the lock and says why", async () => {

@@ -1,7 +1,8 @@
 /**
  * The controller process SIGKILLed once in each step of a migration of ~1,200 mixed objects —
- * in the planner, during the drain, between the v1 lock and the APIService delete, mid-kind,
- * between list pages, during verification, at Converged, and during the v1 CRD cleanup — and
+ * in the planner, during the pre-copy, during the drain, during the final delta, between the v1
+ * lock and the APIService delete, during verification, while the temporary version is removed,
+ * at Converged, and during the v1 CRD cleanup — and
  * restarted each time: the migration still reaches Complete with every v1 object exactly once
  * in v3, 0 conflicts, and no owner-referenced object collected by the garbage collector. Before
  * that, a migration deleted at Converged while a rollback is safe is killed half-way through
@@ -88,7 +89,10 @@ describe("controller crashes at every step", () => {
 
   test("a migration killed in each step reaches Complete with nothing lost, duplicated or in conflict", async () => {
     await createMigration(cluster.admin);
-    const steps: CrashStep[] = ["planner", "drain", "lock-to-apiservice-delete", "mid-kind", "mid-page", "verification", "converged"];
+    // With the pre-copy (the default): the copy before the lock, the final delta after the drain,
+    // the verification (Migrating only verifies) and the door's removal. The locked copy's own
+    // steps (mid-kind, mid-page) are the soak's --no-precopy round.
+    const steps: CrashStep[] = ["planner", "precopy", "drain", "final-delta", "lock-to-apiservice-delete", "verification", "door-close", "converged"];
     for (const step of steps) {
       const crash = await loop.crashAt(step);
       assert.equal(crash.step, step, `the crash triggered for ${step} hit ${crash.step} (phase ${crash.phase}: ${crash.message})`);

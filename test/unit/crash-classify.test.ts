@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { DeletionDecision, Names, type DatastoreMigration, type DatastoreMigrationStatus } from "../../src/api/datastore-migration.js";
-import { classifyCrash, isPostDrainWork, isV1List, isV3Create, type CrashObservation } from "../harness/crash-classify.js";
+import { classifyCrash, isDoorEdit, isPostDrainWork, isV1List, isV3Create, type CrashObservation } from "../harness/crash-classify.js";
 import type { ProxiedRequest } from "../harness/fault-proxy.js";
 
 const dm = (status: DatastoreMigrationStatus, deleting = false): DatastoreMigration => ({
@@ -24,6 +24,18 @@ test("Pending: planner before the lock, drain after it, then the step up to the 
   assert.equal(classifyCrash(seen({ dm: dm({ phase: "Pending", datastoreLockedAt: locked }) })), "drain");
   assert.equal(classifyCrash(seen({ dm: dm({ phase: "Pending", datastoreLockedAt: locked }), postDrainSeen: true })), "lock-to-apiservice-delete");
   assert.equal(classifyCrash(seen({ dm: dm({ phase: "Pending", datastoreLockedAt: locked }), postDrainSeen: true, apiServicePresent: false })), "other");
+});
+
+test("pre-copy steps: before the lock, the final delta after the drain, verification only, closing the door", () => {
+  const withPrecopy = (d: DatastoreMigration, state: string): DatastoreMigration => ({ ...d, metadata: { ...d.metadata, annotations: { [Names.precopy]: state } } });
+  assert.equal(classifyCrash(seen({ dm: withPrecopy(dm({ phase: "Pending" }), "started") })), "precopy");
+  assert.equal(classifyCrash(seen({ dm: withPrecopy(dm({ phase: "Pending" }), "copied") })), "precopy");
+  assert.equal(classifyCrash(seen({ dm: withPrecopy(dm({ phase: "Pending" }), "fallback") })), "planner");
+  assert.equal(classifyCrash(seen({ dm: withPrecopy(dm({ phase: "Pending", datastoreLockedAt: locked }), "copied") })), "drain");
+  assert.equal(classifyCrash(seen({ dm: withPrecopy(dm({ phase: "Pending", datastoreLockedAt: locked }), "copied"), doorSinceLock: true })), "final-delta");
+  assert.equal(classifyCrash(seen({ dm: withPrecopy(dm({ phase: "Pending", datastoreLockedAt: locked }), "in-step"), doorSinceLock: true, postDrainSeen: true })), "lock-to-apiservice-delete");
+  assert.equal(classifyCrash(seen({ dm: withPrecopy(dm({ phase: "Migrating", progress: copying }), "in-step") })), "verification");
+  assert.equal(classifyCrash(seen({ dm: withPrecopy(dm({ phase: "Migrating", progress: copied }), "in-step"), doorEdit: true })), "door-close");
 });
 
 test("Migrating: mid-kind, mid-page between list pages, verification once every kind is copied", () => {
@@ -58,4 +70,9 @@ test("request predicates", () => {
   assert.equal(isPostDrainWork(req("GET", "/api/v1/configmaps?limit=500", "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io")), true);
   assert.equal(isPostDrainWork(req("DELETE", "/apis/apiregistration.k8s.io/v1/apiservices/v3.projectcalico.org")), true);
   assert.equal(isPostDrainWork(req("GET", "/apis/migration.projectcalico.org/v1/datastoremigrations/v1-to-v3")), false);
+  // The final delta's metadata-only lists of the Calico kinds come before the post-drain work.
+  assert.equal(isPostDrainWork(req("GET", "/apis/crd.projectcalico.org/v1/tiers?limit=500", "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io")), false);
+  assert.equal(isPostDrainWork(req("GET", "/apis/projectcalico.org/v3migration/tiers?limit=500", "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io")), false);
+  assert.equal(isDoorEdit(req("PUT", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/tiers.projectcalico.org")), true);
+  assert.equal(isDoorEdit(req("PUT", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/tiers.crd.projectcalico.org")), false);
 });

@@ -96,7 +96,7 @@ export function registerController(program: Command): void {
     .addOption(new Option("--metrics-bind-address <addr>", "/metrics (0 disables)").default(d.metricsBindAddress))
     .addOption(new Option("--health-probe-bind-address <addr>", "/healthz and /readyz (0 disables)").default(d.healthProbeBindAddress))
     .option("--no-validate", "skip the server-side dry-run validation in Pending")
-    .addOption(new Option("--precopy", "copy every object before the lock through a temporary version of the v3 CRDs, so the locked window carries only what changed since (needs update on the v3 CRDs)").default(false))
+    .option("--no-precopy", "copy everything inside the locked window instead of before the lock through a temporary version of the v3 CRDs (the pre-copy needs update on the v3 CRDs, and falls back to this by itself without it)")
     .addHelpText("after", examples(
       "calico-migrate controller --kubeconfig ~/.kube/config",
       "calico-migrate controller --leader-elect --metrics-bind-address=:9873 --health-probe-bind-address=:9874",

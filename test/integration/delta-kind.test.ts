@@ -1,0 +1,106 @@
+/**
+ * Metadata-first passes (issue 11): after a pre-copy through the door, a pass lists both sides as
+ * metadata only and reads in full just the objects whose v1 resourceVersion moved since their copy
+ * (or whose copy someone else changed). Proven by counting requests: an unchanged cluster costs
+ * two list requests a kind and nothing else; a changed one a handful more. Renamed objects (legacy
+ * `default.` policy names) are matched through the source name their copy records; a copy a user
+ * edited is never overwritten (a conflict), one whose source is gone is removed.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { Names } from "../../src/api/datastore-migration.js";
+import { CALICO_KINDS, kindByName, v1Resource, v3Resource } from "../../src/calico/kinds.js";
+import { isNotFound } from "../../src/kube/errors.js";
+import type { KubeClient } from "../../src/kube/client.js";
+import { fullPassThreshold } from "../../src/migration/delta-kind.js";
+import { loadSchemas } from "../../src/migration/planner.js";
+import { closeDoor, doorResource, doorServed, openDoor } from "../../src/migration/precopy-door.js";
+import { runPass, type PassResult } from "../../src/migration/run-kinds.js";
+import type { EngineOptions } from "../../src/migration/engine-options.js";
+import { resetApiServerMode } from "../harness/api-server-mode.js";
+import { eventually } from "../harness/eventually.js";
+import { createThroughApi, seedSampleCluster } from "../harness/sample-cluster.js";
+import { sharedCluster, type TestCluster } from "../harness/shared-cluster.js";
+
+const UID = "00000000-0000-4000-8000-00000000de17";
+const GNS = kindByName("GlobalNetworkSet")!;
+const sum = (p: PassResult, f: (r: PassResult["kinds"][number]) => number) => p.kinds.reduce((n, r) => n + f(r), 0);
+
+describe("metadata-first passes after a pre-copy", () => {
+  let cluster: TestCluster;
+  let client: KubeClient;
+  let opts: EngineOptions;
+  let seeded = 0;
+
+  before(async () => {
+    cluster = await sharedCluster();
+    await resetApiServerMode(cluster.admin);
+    seeded = await seedSampleCluster(cluster.admin);
+    for (const name of ["delta-changed", "delta-deleted", "delta-edited"]) {
+      await createThroughApi(cluster.admin, { kind: "GlobalNetworkSet", metadata: { name }, spec: { nets: ["10.0.0.0/8"] } });
+      seeded++;
+    }
+    assert.deepEqual(await openDoor(cluster.admin, UID), { open: true });
+    await eventually(async () => assert.ok(await doorServed(cluster.admin)), { timeoutMs: 30_000, message: "door served" });
+    // A client of its own, so that its request count is this test's alone.
+    client = cluster.admin.with({});
+    opts = { client, schemas: await loadSchemas(cluster.admin), migrationUid: UID, v3Storage: doorResource };
+  });
+
+  after(async () => {
+    await closeDoor(cluster.admin);
+    await resetApiServerMode(cluster.admin);
+  });
+
+  test("an unchanged cluster costs two list requests a kind; renamed copies are matched by their source name", async () => {
+    const first = await runPass(opts, "copy");
+    assert.equal(first.total, seeded);
+    assert.equal(sum(first, (r) => r.migrated), seeded, "the pre-copy created every object");
+    const renamed = first.kinds.flatMap((r) => r.renames);
+    assert.ok(renamed.length > 0, "the sample cluster has renamed objects");
+
+    const before = client.requestCount;
+    const again = await runPass({ ...opts, metadataFirst: true }, "verify");
+    assert.equal(client.requestCount - before, 2 * CALICO_KINDS.length, "one metadata list of each side per kind, no object read in full");
+    assert.equal(again.total, seeded);
+    assert.equal(sum(again, (r) => r.alreadyCopied), seeded, "every object in step with its copy");
+    assert.equal(sum(again, (r) => r.migrated + r.refreshed + r.removed), 0);
+    assert.deepEqual(again.kinds.flatMap((r) => r.extras), []);
+    assert.deepEqual(again.kinds.flatMap((r) => r.renames).map((r) => `${r.kind}/${r.from}->${r.to}`).sort(), renamed.map((r) => `${r.kind}/${r.from}->${r.to}`).sort(), "renames are reported from the copies' source names");
+    for (const r of renamed) {
+      const copy = await cluster.admin.get(doorResource(kindByName(r.kind)!), r.to, r.namespace);
+      assert.equal(copy.metadata.annotations?.[Names.sourceName], r.from);
+    }
+  });
+
+  test("only what changed is read and written; a copy a user edited is a conflict, never overwritten", async () => {
+    const gns = v3Resource(GNS);
+    // Through the Calico API server, as users write while nothing is locked.
+    await cluster.admin.patch(gns, "delta-changed", { spec: { nets: ["10.1.0.0/16"] } }, "merge");
+    await cluster.admin.delete(gns, "delta-deleted");
+    await createThroughApi(cluster.admin, { kind: "GlobalNetworkSet", metadata: { name: "delta-added" }, spec: { nets: ["172.16.0.0/12"] } });
+    // A user edits our copy (as kubectl would, once v3 is served by the CRDs).
+    await cluster.admin.patch(doorResource(GNS), "delta-edited", { spec: { nets: ["192.168.0.0/16"] } }, "merge", undefined, { fieldManager: "kubectl-edit" });
+
+    const before = client.requestCount;
+    const delta = await runPass({ ...opts, metadataFirst: true }, "copy");
+    const requests = client.requestCount - before;
+    const gnsResult = delta.kinds.find((r) => r.kind === "GlobalNetworkSet")!;
+    assert.deepEqual({ migrated: gnsResult.migrated, refreshed: gnsResult.refreshed, removed: gnsResult.removed, conflicts: gnsResult.conflicts.map((c) => c.name) },
+      { migrated: 1, refreshed: 1, removed: 1, conflicts: ["delta-edited"] });
+    assert.equal(sum(delta, (r) => r.migrated + r.refreshed + r.removed), 3, "nothing else written");
+    // Lists, plus a few reads and writes for each of the four objects: not a read per object.
+    assert.ok(requests <= 2 * CALICO_KINDS.length + 16, `${requests} requests`);
+
+    assert.deepEqual((await cluster.admin.get(doorResource(GNS), "delta-changed")).spec, { nets: ["10.1.0.0/16"] });
+    assert.deepEqual((await cluster.admin.get(doorResource(GNS), "delta-edited")).spec, { nets: ["192.168.0.0/16"] }, "the user's edit stays");
+    assert.ok(await cluster.admin.get(doorResource(GNS), "delta-added"));
+    await assert.rejects(cluster.admin.get(doorResource(GNS), "delta-deleted"), (err) => isNotFound(err));
+    await assert.rejects(cluster.admin.get(v1Resource(GNS), "delta-deleted"), (err) => isNotFound(err));
+  });
+
+  test("a kind where most objects changed is read by the full pass instead", () => {
+    assert.equal(fullPassThreshold(500), 1000);
+    assert.equal(fullPassThreshold(40_000), 4000);
+  });
+});
