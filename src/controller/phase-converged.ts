@@ -10,9 +10,13 @@ import { V3_API_GROUP } from "../migration/rollout.js";
 import { nowIso, setMessage, writeStatus, type ControllerContext } from "./context.js";
 import { requeueAfter, type Result } from "./outcome.js";
 import { isOperatorManaged } from "./operator.js";
+import { closePrecopy } from "./precopy.js";
 
 /** Handles phase Converged (also while a deletion waits for completion). */
 export async function handleConverged(ctx: ControllerContext, dm: DatastoreMigration, messagePrefix = ""): Promise<Result> {
+  // The pre-copy's copies are relabelled v3 and its temporary version removed (once; also after a
+  // fallen-back pre-copy, which may have left the version on some CRDs).
+  dm = await closePrecopy(ctx, dm);
   const namespace = await componentsNamespace(ctx.client, ctx.config.componentsNamespace);
   const states = (await componentStates(ctx.client, namespace)).filter((s) => s.present);
   const operator = await isOperatorManaged(ctx);

@@ -10,7 +10,6 @@ import { formatDuration } from "../kube/duration.js";
 import { getV3ClusterInformation, lockV1, lockV3, unlockV3 } from "../migration/datastore-lock.js";
 import { reattachForeignOwners, redetachForeignOwners } from "../migration/foreign-owners.js";
 import { loadSchemas } from "../migration/planner.js";
-import { closeDoor } from "../migration/precopy-door.js";
 import { bandDurationMs, runPass, type PassHooks, type PassResult } from "../migration/run-kinds.js";
 import { migratedCount, skippedCount, type KindResult } from "../migration/types.js";
 import { setCondition, verificationMessage, verifiedCondition, withConflicts, type VerificationCounts } from "./conditions.js";
@@ -205,9 +204,6 @@ async function migrate(ctx: ControllerContext, dm: DatastoreMigration): Promise<
 
   // 6. Unlock v3 and remember where v3 storage stood, for the rollback-safety check at Converged.
   await unlockV3(ctx.client);
-  // The pre-copy's temporary version is not needed any more (its copies' managedFields name v3).
-  // A fallen-back pre-copy may have left it on some CRDs too (removed mid-way from the others).
-  if (dm.metadata.annotations?.[Names.precopy] !== undefined) await closeDoor(ctx.client);
   const ci = await getV3ClusterInformation(ctx.client);
   dm = await patchMetadata(ctx, dm, { annotations: { [Names.copyResourceVersion]: ci.metadata.resourceVersion ?? "" } });
   await writeStatus(ctx, dm, (s) => {

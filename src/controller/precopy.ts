@@ -11,16 +11,14 @@
  * an Event; nothing is lost either way.
  */
 import { ConditionType, Names, type DatastoreMigration } from "../api/datastore-migration.js";
-import { CALICO_KINDS, V3_GROUP, V3_VERSION } from "../calico/kinds.js";
+import { CALICO_KINDS } from "../calico/kinds.js";
 import { hasCode, isNotFound } from "../kube/errors.js";
-import type { KubeObject } from "../kube/object.js";
-import type { ResourceRef } from "../kube/resource.js";
 import { unlockV1 } from "../migration/datastore-lock.js";
 import type { EngineOptions } from "../migration/engine-options.js";
 import { findCreateRefused } from "../migration/create-refused.js";
-import { relabelManagedFields } from "../migration/managed-fields.js";
+import { relabelCopies } from "../migration/relabel-copies.js";
 import { loadSchemas } from "../migration/planner.js";
-import { closeDoor, DOOR_VERSION, doorResource, doorServed, openDoor } from "../migration/precopy-door.js";
+import { closeDoor, doorResource, doorServed, openDoor } from "../migration/precopy-door.js";
 import { bandDurationMs, runPass, type PassResult } from "../migration/run-kinds.js";
 import { setCondition } from "./conditions.js";
 import { nowIso, patchMetadata, setMessage, writeStatus, type ControllerContext } from "./context.js";
@@ -33,12 +31,12 @@ export const PrecopyState = {
   Copied: "copied",
   /** The final delta was applied through the door with v1 locked and drained: v3 storage is in step, Migrating only verifies. */
   InStep: "in-step",
+  /** After Converged: the copies' managedFields were relabelled v3 and the door removed. */
+  Closed: "closed",
   /** The door could not be opened: everything is copied inside the lock. */
   Fallback: "fallback",
 } as const;
 
-const DOOR_API_VERSION = `${V3_GROUP}/${DOOR_VERSION}`;
-const V3_API_VERSION = `${V3_GROUP}/${V3_VERSION}`;
 
 /** What the pre-copy came to: go on to the lock, poll again, or stay unlocked with a blocker. */
 export type PrecopyOutcome = { dm: DatastoreMigration; next: "lock" } | { dm: DatastoreMigration; next: "requeue"; afterMs: number } | { dm: DatastoreMigration; next: "blocked"; message: string };
@@ -56,25 +54,42 @@ export function precopyCopied(dm: DatastoreMigration): boolean {
 }
 
 /** Catch-up passes before the lock, at most. */
-const CATCH_UP_PASSES = 3;
+const CATCH_UP_PASSES = 10;
 /** A catch-up pass that wrote no more than this leaves the rest to the final delta. */
 const CATCH_UP_SMALL = 200;
+
+/**
+ * Whether another catch-up pass is worth it: each pass lasts about a metadata list of everything
+ * plus its writes, so under steady churn the writes per pass shrink towards a floor (churn rate ×
+ * list time). Stop once small, or once a pass no longer halves what the previous one wrote.
+ */
+export function catchUpAgain(written: number, previous: number | undefined, round: number): boolean {
+  if (written <= CATCH_UP_SMALL || round >= CATCH_UP_PASSES) return false;
+  return previous === undefined || written <= previous / 2;
+}
 
 /** Objects a pass wrote (created, brought up to date, removed). */
 export function writtenBy(pass: PassResult): number {
   return pass.kinds.reduce((n, r) => n + r.migrated + r.refreshed + r.removed, 0);
 }
 
-/** Engine options that write through the door, relabelling each copy's managedFields to v3. */
+/**
+ * Engine options that write through the door. The copies' managedFields entries name the door
+ * until Converged relabels them (relabel-copies.ts), before the door is removed.
+ */
 async function doorOptions(ctx: ControllerContext, dm: DatastoreMigration): Promise<EngineOptions> {
-  return {
-    ...engineOptions(ctx, dm, await loadSchemas(ctx.client)),
-    v3Storage: doorResource,
-    // Entries naming the door would break server-side apply once it is removed (kubernetes#111937).
-    afterWrite: async (ref: ResourceRef, stored: KubeObject) => {
-      await relabelManagedFields(ctx.client, ref, stored, DOOR_API_VERSION, V3_API_VERSION);
-    },
-  };
+  return { ...engineOptions(ctx, dm, await loadSchemas(ctx.client)), v3Storage: doorResource };
+}
+
+/** Relabels the copies' managedFields and removes the door, once (the CR then records "closed"). */
+export async function closePrecopy(ctx: ControllerContext, dm: DatastoreMigration): Promise<DatastoreMigration> {
+  const state = dm.metadata.annotations?.[Names.precopy];
+  if (state === undefined || state === PrecopyState.Closed) return dm;
+  const started = ctx.clock.now();
+  const relabelled = await relabelCopies(ctx.client, ctx.config.copyConcurrency);
+  await closeDoor(ctx.client);
+  ctx.log.info({ relabelled, durationMs: ctx.clock.now() - started }, "pre-copy door closed");
+  return patchMetadata(ctx, dm, { annotations: { [Names.precopy]: PrecopyState.Closed } });
 }
 
 /** How long a door that was opened may stay unserved (another writer keeps removing it) before the pre-copy is given up. */
@@ -133,12 +148,14 @@ export async function precopy(ctx: ControllerContext, dm: DatastoreMigration): P
     // Catch up with what changed while copying: each pass reads metadata and writes only what
     // moved, so it is shorter than the last; the final delta (under the lock) is what is left.
     dm = await setMessage(ctx, dm, "Bringing the copies up to date before the lock; nothing is locked yet");
-    for (let round = 1; round <= CATCH_UP_PASSES; round++) {
+    let previous: number | undefined;
+    for (let round = 1; ; round++) {
       const started = ctx.clock.now();
       const pass = await runPass({ ...opts, metadataFirst: true }, "copy");
       const written = writtenBy(pass);
       ctx.log.info({ round, objects: pass.total, written, durationMs: ctx.clock.now() - started }, "pre-copy caught up");
-      if (written <= CATCH_UP_SMALL) break;
+      if (!catchUpAgain(written, previous, round)) break;
+      previous = written;
     }
   } catch (err) {
     const refused = findCreateRefused(err);

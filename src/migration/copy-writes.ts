@@ -19,9 +19,12 @@ import { v3Body } from "./v3-body.js";
 import { v3Entry, type V3Entry } from "./v3-index.js";
 import { AggregatedAnswerError, assertFromV3Storage, isAggregatedView } from "./v3-origin.js";
 
+/** The field manager of the copy's writes unless the engine is given another. */
+export const COPY_FIELD_MANAGER = "calico-datastore-migration";
+
 /** The field manager of every write of the copy. */
 export function fieldManagerOf(opts: EngineOptions): string {
-  return opts.fieldManager ?? "calico-datastore-migration";
+  return opts.fieldManager ?? COPY_FIELD_MANAGER;
 }
 
 /** Where v3 CRD storage of a kind is read and written in this run. */

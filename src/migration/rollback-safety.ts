@@ -10,6 +10,8 @@ import { isGone, describeError } from "../kube/errors.js";
 import type { ResourceRef } from "../kube/resource.js";
 import { componentsNamespace, componentStates } from "./components.js";
 import type { KubeClient } from "../kube/client.js";
+import { COPY_FIELD_MANAGER } from "./copy-writes.js";
+import { ownedOnlyBy } from "./v3-index.js";
 
 /** The verdict, with the reason when unsafe. */
 export interface Safety {
@@ -27,18 +29,21 @@ export async function rollbackSafety(client: KubeClient, dm: DatastoreMigration,
   const rv = dm.metadata.annotations?.[Names.copyResourceVersion];
   if (!rv) return { safe: false, reason: "the end of the copy was not recorded" };
   const refs: ResourceRef[] = [...CALICO_KINDS.map(v3Resource), CLUSTER_INFORMATION_V3];
-  const verdicts = await Promise.all(refs.map((ref) => firstWrite(client, ref, rv)));
+  const verdicts = await Promise.all(refs.map((ref) => firstWrite(client, ref, rv, dm.metadata.uid ?? "")));
   const written = verdicts.find((v) => v !== undefined);
   return written ? { safe: false, reason: written } : { safe: true, reason: "" };
 }
 
 /** A description of the first write to `ref` after `rv`, or undefined when there was none. */
-async function firstWrite(client: KubeClient, ref: ResourceRef, rv: string): Promise<string | undefined> {
+async function firstWrite(client: KubeClient, ref: ResourceRef, rv: string, migrationUid: string): Promise<string | undefined> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), (WATCH_SECONDS + 3) * 1000);
   try {
     for await (const ev of client.watch(ref, { resourceVersion: rv, timeoutSeconds: WATCH_SECONDS, signal: abort.signal })) {
       if (ev.type === "BOOKMARK") continue;
+      // This migration's own relabelling of its copies' managedFields (at Converged): a copy still
+      // ours and untouched holds nothing a rollback would lose.
+      if (ev.type === "MODIFIED" && ev.object.metadata.annotations?.[Names.migratedBy] === migrationUid && ownedOnlyBy(ev.object, COPY_FIELD_MANAGER)) continue;
       return `${ref.kind} ${ev.object.metadata.namespace ? `${ev.object.metadata.namespace}/` : ""}${ev.object.metadata.name} was written in v3 since the copy`;
     }
     return undefined;
