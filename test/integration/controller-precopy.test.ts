@@ -104,6 +104,11 @@ describe("pre-copy before the lock", () => {
     assert.match(condition(pre, ConditionType.PreCopy)?.message ?? "", /copied before the lock: \d+ v1 objects: [1-9]\d* copied/);
     await changeAfterPrecopy(cluster.admin);
     const dm = await waitPhase(cluster.admin, "Converged", { timeoutMs: 120_000 });
+    // At Converged the copies' managedFields are relabelled v3, then the door is removed.
+    await eventually(async () => {
+      const now = await waitPhase(cluster.admin, "Converged", { timeoutMs: 5_000 });
+      assert.equal(now.metadata.annotations?.[Names.precopy], "closed");
+    }, { timeoutMs: 60_000, message: "door closed at Converged" });
     await controller.stop();
     controller = undefined;
 
