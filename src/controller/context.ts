@@ -2,6 +2,8 @@
  * What every phase handler gets: the clients, configuration, clock, logger, metrics, events, and
  * small helpers to write the CR's status and metadata (the controller is their only writer).
  */
+import type { PassResult } from "../migration/run-kinds.js";
+import type { VerificationFence } from "../migration/verification-fence.js";
 import {
   migrationResource,
   truncateMessage,
@@ -37,6 +39,8 @@ export interface ProcessState {
   deprecationWarned?: string;
   /** Since when the same create (`uid/Kind/namespace/name`) has been refused as forbidden inside the locked window. */
   refusedSince?: { key: string; at: number };
+  /** What the last final delta established, for a verification by watch (lost with a restart: then the full one runs). */
+  finalDelta?: { fence: VerificationFence; pass: PassResult };
   /** Since when the pre-copy door of migration `key` (its uid) has been opened but not served. */
   doorWaitSince?: { key: string; at: number };
 }

@@ -12,6 +12,7 @@ import { reattachForeignOwners, redetachForeignOwners } from "../migration/forei
 import { loadSchemas } from "../migration/planner.js";
 import { bandDurationMs, runPass, type PassHooks, type PassResult } from "../migration/run-kinds.js";
 import { migratedCount, skippedCount, type KindResult } from "../migration/types.js";
+import { changedSinceFence } from "../migration/verification-fence.js";
 import { setCondition, verificationMessage, verifiedCondition, withConflicts, type VerificationCounts } from "./conditions.js";
 import { dmResource, nowIso, patchMetadata, writeStatus, type ControllerContext } from "./context.js";
 import { engineOptions, remapForeignEnabled } from "./engine.js";
@@ -159,17 +160,25 @@ async function migrate(ctx: ControllerContext, dm: DatastoreMigration): Promise<
   // 4. Verification with fresh lists of both sides: nothing is waved through on the copy's counters
   // (after a pre-copy: metadata of both sides, and a full read of whatever differs).
   const verifyStarted = ctx.clock.now();
-  const verify = await runPass(opts, "verify", inStep ? hooks : {});
-  ctx.log.info({ objects: verify.total, durationMs: ctx.clock.now() - verifyStarted, metadataFirst: opts.metadataFirst, ipamMs: bandDurationMs(verify, "IPAMBlock") }, "verification finished");
+  // Right after a final delta (this process ran it): nothing but its own writes since its fence
+  // means what it established holds; the full verification runs otherwise.
+  const fenced = inStep && ctx.state.finalDelta?.fence.uid === uid ? ctx.state.finalDelta : undefined;
+  const changed = fenced ? await changedSinceFence(ctx.client, fenced.fence) : "no final delta in this process";
+  if (fenced && changed) ctx.log.info({ reason: changed }, "changes since the final delta: full verification");
+  const verify = fenced && !changed ? fenced.pass : await runPass(opts, "verify", inStep ? hooks : {});
+  ctx.state.finalDelta = undefined;
+  ctx.log.info({ objects: verify.total, durationMs: ctx.clock.now() - verifyStarted, metadataFirst: opts.metadataFirst, byFence: verify === fenced?.pass, ipamMs: verify === fenced?.pass ? 0 : bandDurationMs(verify, "IPAMBlock") }, "verification finished");
   const copy = copied ?? verify;
   if (!copied) {
     await writes;
     dm = await writeStatus(ctx, dm, (s) => (s.progress = progressOf(verify.kinds, "", CALICO_KINDS.length)));
   }
+  // By fence, the final delta's creates and updates were the copy, not objects found missing.
+  const byFence = verify === fenced?.pass;
   const counts: VerificationCounts = {
     v1: verify.total,
-    equal: verify.kinds.reduce((n, r) => n + r.skipped, 0),
-    recreated: verify.kinds.reduce((n, r) => n + r.migrated, 0),
+    equal: verify.kinds.reduce((n, r) => n + r.skipped + (byFence ? r.migrated + r.refreshed : 0), 0),
+    recreated: byFence ? 0 : verify.kinds.reduce((n, r) => n + r.migrated, 0),
     conflicts: verify.conflicts.length,
     extras: verify.kinds.reduce((n, r) => n + r.extras.length, 0),
   };

@@ -20,6 +20,7 @@ import { relabelCopies } from "../migration/relabel-copies.js";
 import { loadSchemas } from "../migration/planner.js";
 import { closeDoor, doorResource, doorServed, openDoor } from "../migration/precopy-door.js";
 import { bandDurationMs, runPass, type PassResult } from "../migration/run-kinds.js";
+import { takeFence, type VerificationFence } from "../migration/verification-fence.js";
 import { setCondition } from "./conditions.js";
 import { nowIso, patchMetadata, setMessage, writeStatus, type ControllerContext } from "./context.js";
 import { engineOptions } from "./engine.js";
@@ -189,9 +190,13 @@ export async function applyFinalDelta(ctx: ControllerContext, dm: DatastoreMigra
   if (wait && "afterMs" in wait) return { dm, next: "requeue", afterMs: wait.afterMs };
   if (wait) return { dm: await fallBack(ctx, dm, wait.giveUp), next: "go" };
   const started = ctx.clock.now();
+  // The fence comes before any list: every change after it is replayed to the verification.
+  const fence: VerificationFence = { uid, resourceVersion: await takeFence(ctx.client), removed: new Set() };
+  ctx.state.finalDelta = undefined;
   let pass: PassResult;
   try {
-    pass = await runPass({ ...(await doorOptions(ctx, dm)), metadataFirst: true }, "copy");
+    // "verify": copies what is missing, and reports v3 objects without a v1 source.
+    pass = await runPass({ ...(await doorOptions(ctx, dm)), metadataFirst: true, onRemoved: (kind, key) => fence.removed.add(`${kind.kind}/${key}`) }, "verify");
   } catch (err) {
     const refused = findCreateRefused(err);
     if (!refused) {
@@ -210,7 +215,10 @@ export async function applyFinalDelta(ctx: ControllerContext, dm: DatastoreMigra
   }
   ctx.log.info({ objects: pass.total, written: writtenBy(pass), conflicts: pass.conflicts.length, durationMs: ctx.clock.now() - started, ipamMs: bandDurationMs(pass, "IPAMBlock") }, "final delta applied");
   // Conflicts are found and reported by the usual detection once the APIService is gone.
-  if (pass.conflicts.length === 0) dm = await patchMetadata(ctx, dm, { annotations: { [Names.precopy]: PrecopyState.InStep } });
+  if (pass.conflicts.length === 0) {
+    dm = await patchMetadata(ctx, dm, { annotations: { [Names.precopy]: PrecopyState.InStep } });
+    ctx.state.finalDelta = { fence, pass };
+  }
   return { dm, next: "go" };
 }
 

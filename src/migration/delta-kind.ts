@@ -73,8 +73,9 @@ export async function deltaKind(
   const result = emptyKindResult(kind.kind);
   const retry = syncRetryOptions(opts, result);
 
-  // v3 storage, metadata only: our copies by the v1 key they were made from, everything by its own key.
-  const v3 = await withRetries(async () => {
+  // Both sides at once, metadata only: v3 storage (our copies by the v1 key they were made from,
+  // everything by its own key) and v1 (key, resourceVersion, uid).
+  const listV3 = withRetries(async () => {
     const byKey = new Map<string, V3Meta>();
     const copies = new Map<string, V3Meta>();
     for await (const obj of opts.client.listItems(v3Of(opts, kind), { limit: pageSize, metadataOnly: true, signal: opts.signal })) {
@@ -85,28 +86,26 @@ export async function deltaKind(
     }
     return { byKey, copies };
   }, retry);
+  const listV1 = withRetries(async () => {
+    const out: { key: string; name: string; namespace?: string; rv: string; uid?: string }[] = [];
+    for await (const cr of opts.client.listItems(v1Resource(kind), { limit: pageSize, metadataOnly: true, signal: opts.signal })) {
+      const namespace = kind.namespaced ? cr.metadata.namespace : undefined;
+      out.push({ key: objectKey(namespace, cr.metadata.name ?? ""), name: cr.metadata.name ?? "", namespace, rv: cr.metadata.resourceVersion ?? "", uid: cr.metadata.uid });
+    }
+    return out;
+  }, retry);
+  const [v3, v1] = await Promise.all([listV3, listV1]);
 
-  // v1, metadata only: in step, or to be read in full.
+  // In step, or to be read in full.
   const seenV3 = new Set<string>();
   const outOfStep: string[] = [];
   const inStep: { v3: V3Meta; viewUid: string; name: string; namespace?: string }[] = [];
-  await withRetries(async () => {
-    seenV3.clear();
-    outOfStep.length = 0;
-    inStep.length = 0;
-    for await (const page of opts.client.listPages(v1Resource(kind), { limit: pageSize, metadataOnly: true, signal: opts.signal })) {
-      for (const cr of page.items) {
-        const key = objectKey(kind.namespaced ? cr.metadata.namespace : undefined, cr.metadata.name ?? "");
-        const copy = v3.copies.get(key);
-        const uid = viewUid(cr.metadata.uid);
-        if (copy && copy.untouched && copy.sourceRv === (cr.metadata.resourceVersion ?? "") && uid !== undefined) {
-          inStep.push({ v3: copy, viewUid: uid, name: cr.metadata.name ?? "", namespace: kind.namespaced ? cr.metadata.namespace : undefined });
-        } else {
-          outOfStep.push(key);
-        }
-      }
-    }
-  }, retry);
+  for (const cr of v1) {
+    const copy = v3.copies.get(cr.key);
+    const uid = viewUid(cr.uid);
+    if (copy && copy.untouched && copy.sourceRv === cr.rv && uid !== undefined) inStep.push({ v3: copy, viewUid: uid, name: cr.name, namespace: cr.namespace });
+    else outOfStep.push(cr.key);
+  }
 
   const total = inStep.length + outOfStep.length;
   if (outOfStep.length > fullPassThreshold(total)) {
@@ -169,6 +168,7 @@ export async function deltaKind(
     const ours = isOurCopy(opts, { uid: m.uid, hash: "", migratedBy: m.migratedBy, sourceRv: m.sourceRv });
     if (ours && m.untouched && (await withRetries(() => removeStaleCopy(opts, session.slots, kind, where, schema), retry))) {
       result.removed++;
+      opts.onRemoved?.(kind, key);
       continue;
     }
     if (mode === "verify") result.extras.push({ ...where, migratedByUs: m.migratedBy === opts.migrationUid });

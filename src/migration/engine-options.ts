@@ -44,6 +44,8 @@ export interface EngineOptions {
    * resourceVersion differs from what their copy records are read in full.
    */
   metadataFirst?: boolean;
+  /** Called with every copy of ours this run removed because its v1 source is gone (`namespace/name` or `name`). */
+  onRemoved?: (kind: CalicoKind, key: string) => void;
   /** Called with every copy this run created or updated, as the server stored it (the pre-copy relabels its managedFields). */
   afterWrite?: (ref: ResourceRef, stored: KubeObject) => Promise<void>;
   /** A conflict found, with the converted v1 object and the v3 spec it differs from (undefined when its owner is the conflict). */

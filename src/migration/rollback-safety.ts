@@ -6,9 +6,10 @@
  */
 import { Names, type DatastoreMigration } from "../api/datastore-migration.js";
 import { CALICO_KINDS, CLUSTER_INFORMATION_V3, v3Resource } from "../calico/kinds.js";
-import { isGone, describeError } from "../kube/errors.js";
+import type { WatchEvent } from "../kube/object.js";
 import type { ResourceRef } from "../kube/resource.js";
 import { componentsNamespace, componentStates } from "./components.js";
+import { firstWrite } from "./first-write.js";
 import type { KubeClient } from "../kube/client.js";
 import { COPY_FIELD_MANAGER } from "./copy-writes.js";
 import { ownedOnlyBy } from "./v3-index.js";
@@ -19,8 +20,6 @@ export interface Safety {
   reason: string;
 }
 
-const WATCH_SECONDS = 2;
-
 /** Checks both conditions (shared by the controller and `calico-migrate abort`). */
 export async function rollbackSafety(client: KubeClient, dm: DatastoreMigration, configuredNamespace?: string): Promise<Safety> {
   const namespace = await componentsNamespace(client, configuredNamespace);
@@ -29,29 +28,17 @@ export async function rollbackSafety(client: KubeClient, dm: DatastoreMigration,
   const rv = dm.metadata.annotations?.[Names.copyResourceVersion];
   if (!rv) return { safe: false, reason: "the end of the copy was not recorded" };
   const refs: ResourceRef[] = [...CALICO_KINDS.map(v3Resource), CLUSTER_INFORMATION_V3];
-  const verdicts = await Promise.all(refs.map((ref) => firstWrite(client, ref, rv, dm.metadata.uid ?? "")));
+  const uid = dm.metadata.uid ?? "";
+  // This migration's own relabelling of its copies' managedFields (at Converged): a copy still
+  // ours and untouched holds nothing a rollback would lose.
+  const relabel = (ev: WatchEvent) => ev.type === "MODIFIED" && ev.object.metadata.annotations?.[Names.migratedBy] === uid && ownedOnlyBy(ev.object, COPY_FIELD_MANAGER);
+  const verdicts = await Promise.all(refs.map(async (ref) => {
+    const found = await firstWrite(client, ref, rv, relabel);
+    if (!found) return undefined;
+    if ("write" in found) return `${found.write} was written in v3 since the copy`;
+    if ("gone" in found) return `v3 ${ref.kind} history since the copy is no longer available, so no write can be ruled out`;
+    return `could not check v3 ${ref.kind} for writes since the copy: ${found.error}`;
+  }));
   const written = verdicts.find((v) => v !== undefined);
   return written ? { safe: false, reason: written } : { safe: true, reason: "" };
-}
-
-/** A description of the first write to `ref` after `rv`, or undefined when there was none. */
-async function firstWrite(client: KubeClient, ref: ResourceRef, rv: string, migrationUid: string): Promise<string | undefined> {
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), (WATCH_SECONDS + 3) * 1000);
-  try {
-    for await (const ev of client.watch(ref, { resourceVersion: rv, timeoutSeconds: WATCH_SECONDS, signal: abort.signal })) {
-      if (ev.type === "BOOKMARK") continue;
-      // This migration's own relabelling of its copies' managedFields (at Converged): a copy still
-      // ours and untouched holds nothing a rollback would lose.
-      if (ev.type === "MODIFIED" && ev.object.metadata.annotations?.[Names.migratedBy] === migrationUid && ownedOnlyBy(ev.object, COPY_FIELD_MANAGER)) continue;
-      return `${ref.kind} ${ev.object.metadata.namespace ? `${ev.object.metadata.namespace}/` : ""}${ev.object.metadata.name} was written in v3 since the copy`;
-    }
-    return undefined;
-  } catch (err) {
-    if (isGone(err)) return `v3 ${ref.kind} history since the copy is no longer available, so no write can be ruled out`;
-    return `could not check v3 ${ref.kind} for writes since the copy: ${describeError(err)}`;
-  } finally {
-    clearTimeout(timer);
-    abort.abort();
-  }
 }

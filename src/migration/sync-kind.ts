@@ -127,6 +127,7 @@ export async function syncKind(
       // long as nobody else has changed it. Anything else without a source is only reported.
       if (isOurCopy(opts, entry) && entry.untouched && (await withRetries(() => removeStaleCopy(opts, session.slots, kind, where, schema), syncRetryOptions(opts, result)))) {
         result.removed++;
+        opts.onRemoved?.(kind, key);
         continue;
       }
       if (mode === "verify") result.extras.push({ ...where, migratedByUs: entry.migratedBy === opts.migrationUid });

@@ -16,6 +16,7 @@ import { fullPassThreshold } from "../../src/migration/delta-kind.js";
 import { loadSchemas } from "../../src/migration/planner.js";
 import { closeDoor, doorResource, doorServed, openDoor } from "../../src/migration/precopy-door.js";
 import { runPass, type PassResult } from "../../src/migration/run-kinds.js";
+import { changedSinceFence, takeFence, type VerificationFence } from "../../src/migration/verification-fence.js";
 import type { EngineOptions } from "../../src/migration/engine-options.js";
 import { resetApiServerMode } from "../harness/api-server-mode.js";
 import { eventually } from "../harness/eventually.js";
@@ -97,6 +98,27 @@ describe("metadata-first passes after a pre-copy", () => {
     assert.ok(await cluster.admin.get(doorResource(GNS), "delta-added"));
     await assert.rejects(cluster.admin.get(doorResource(GNS), "delta-deleted"), (err) => isNotFound(err));
     await assert.rejects(cluster.admin.get(v1Resource(GNS), "delta-deleted"), (err) => isNotFound(err));
+  });
+
+  test("the verification fence: the final delta's own writes pass, anything else is found", async () => {
+    const fence: VerificationFence = { uid: UID, resourceVersion: await takeFence(cluster.admin), removed: new Set() };
+    const delta = await runPass({ ...opts, metadataFirst: true, onRemoved: (kind, key) => fence.removed.add(`${kind.kind}/${key}`) }, "verify");
+    assert.equal(sum(delta, (r) => r.migrated + r.refreshed + r.removed), 0, "in step after the last test");
+    assert.equal(await changedSinceFence(cluster.admin, fence, doorResource), undefined, "nothing since the fence");
+
+    // Our own writes after the fence (a create and a removal, as a final delta makes) pass.
+    await createThroughApi(cluster.admin, { kind: "GlobalNetworkSet", metadata: { name: "delta-fenced" }, spec: { nets: ["10.2.0.0/16"] } });
+    await cluster.admin.delete(v3Resource(GNS), "delta-added");
+    const own = await runPass({ ...opts, metadataFirst: true, onRemoved: (kind, key) => fence.removed.add(`${kind.kind}/${key}`) }, "verify");
+    assert.equal(sum(own, (r) => r.migrated + r.removed), 2);
+    // The v1 writes above are changes since the fence: found.
+    assert.match(await changedSinceFence(cluster.admin, fence, doorResource) ?? "", /^v1 GlobalNetworkSet delta-(fenced|added) was written since the final delta$/);
+
+    // With a fence taken after them, only the copies' side is left to judge: a user's edit is found.
+    const later: VerificationFence = { uid: UID, resourceVersion: await takeFence(cluster.admin), removed: new Set() };
+    assert.equal(await changedSinceFence(cluster.admin, later, doorResource), undefined);
+    await cluster.admin.patch(doorResource(GNS), "delta-fenced", { spec: { nets: ["10.3.0.0/16"] } }, "merge", undefined, { fieldManager: "kubectl-edit" });
+    assert.equal(await changedSinceFence(cluster.admin, later, doorResource), "v3 GlobalNetworkSet delta-fenced was written since the final delta");
   });
 
   test("a kind where most objects changed is read by the full pass instead", () => {
