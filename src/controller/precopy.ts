@@ -165,7 +165,7 @@ export async function precopy(ctx: ControllerContext, dm: DatastoreMigration): P
       throw err;
     }
     // Refused before anything is locked: the plan's verdict, found by the copy itself.
-    return { dm, next: "blocked", message: `${refused.message}. Fix: ${refused.fixCommand()} (nothing is locked)` };
+    return { dm, next: "blocked", message: refused.asBlocker() };
   }
   // The door stays open: the final delta goes through it right after the drain.
   return { dm, next: "lock" };
@@ -203,7 +203,7 @@ export async function applyFinalDelta(ctx: ControllerContext, dm: DatastoreMigra
       if (!(await doorServed(ctx.client))) return { dm: await fallBack(ctx, dm, `${DOOR_REMOVED} while the final delta went through it`), next: "go" };
       throw err;
     }
-    const message = `${refused.message}. Fix: ${refused.fixCommand()} (changed after it was copied: the v1 datastore was unlocked again and nothing else was changed; the migration goes on once it is fixed)`;
+    const message = `${refused.asBlocker()} (changed after it was copied: the v1 datastore was unlocked again and nothing else was changed; the migration goes on once it is fixed)`;
     // Unlock first: a crash before the status write finds datastoreLockedAt and comes here again.
     await unlockV1(ctx.client, uid);
     dm = await writeStatus(ctx, dm, (s) => {

@@ -7,7 +7,7 @@
  */
 import type { CalicoKind } from "../calico/kinds.js";
 import { editCommand } from "../convert/conversion-error.js";
-import { hasCode, type ApiError } from "../kube/errors.js";
+import { firstCauseField, hasCode, type ApiError } from "../kube/errors.js";
 import { isTransitional } from "./write-retry.js";
 
 /** How a refusal is handled: "invalid" ends the window at once, "forbidden" after a grace period. */
@@ -45,6 +45,16 @@ export class CreateRefusedError extends Error {
   /** The command that edits the v1 object. */
   fixCommand(): string {
     return editCommand({ kind: this.kind, ...this.source });
+  }
+
+  /**
+   * The refusal as a blocker of Pending, in the words the plan's validation uses for the same
+   * object: a refusal found by the pre-copy's writes reads like one found by the dry run.
+   */
+  asBlocker(): string {
+    const key = this.source.namespace ? `${this.source.namespace}/${this.source.name}` : this.source.name;
+    const field = firstCauseField(this.refusal);
+    return `${this.kind.kind} "${key}" would be rejected by the v3 API${field ? ` at ${field}` : ""}: ${this.refusal.message}. Fix: correct it in v1: ${this.fixCommand()}`;
   }
 }
 

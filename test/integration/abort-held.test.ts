@@ -48,7 +48,8 @@ describe("abort: what it must not skip or rush", () => {
     await writeV1(cluster.admin, { kind: "Tier", metadata: { name: "extra" }, spec: { order: 300 } });
     await writeV1(cluster.admin, { kind: "IPPool", metadata: { name: "pool-1" }, spec: { cidr: "10.1.0.0/16", blockSize: 26, ipipMode: "Never", vxlanMode: "Always", natOutgoing: true, nodeSelector: "all()" } });
     await withV3Storage(cluster.admin, () => createV3(cluster.admin, { kind: "Tier", metadata: { name: "preexisting" }, spec: { order: 50 } }));
-    controller = await startController(cluster);
+    // A copy held inside the locked window by a denied create: the locked copy (--no-precopy).
+    controller = await startController(cluster, { precopy: false });
   });
 
   after(async () => {
@@ -82,7 +83,7 @@ describe("abort: what it must not skip or rush", () => {
     await registerApiService(cluster.admin);
     await waitAggregated(cluster.admin);
     await cluster.admin.delete(migrationResource("v1"), MIGRATION_NAME);
-    controller = await startController(cluster);
+    controller = await startController(cluster, { precopy: false });
     await waitGone(cluster.admin);
 
     const event = await waitEvent(cluster.admin, created, "APIServiceRecreated");
