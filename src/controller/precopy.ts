@@ -189,6 +189,7 @@ export async function applyFinalDelta(ctx: ControllerContext, dm: DatastoreMigra
   const wait = waitForDoor(ctx, dm, await doorServed(ctx.client));
   if (wait && "afterMs" in wait) return { dm, next: "requeue", afterMs: wait.afterMs };
   if (wait) return { dm: await fallBack(ctx, dm, wait.giveUp), next: "go" };
+  dm = await setMessage(ctx, dm, "Datastore is locked: copying what changed since the pre-copy (final delta)");
   const started = ctx.clock.now();
   // The fence comes before any list: every change after it is replayed to the verification.
   const fence: VerificationFence = { uid, resourceVersion: await takeFence(ctx.client), removed: new Set() };

@@ -298,13 +298,13 @@ describe("bad input", () => {
             for (const o of user) userObjects.push(await createV3(admin, o, v3StorageVersion(r)));
           } },
         });
-        const dm = await createMigration(admin);
+        await createMigration(admin);
         await expectMessage("Datastore is locked: resolve 1 resource conflicts to let the migration continue");
         const current = await getMigration(admin);
         assert.deepEqual(current?.status?.conditions?.filter((c) => c.type === "Conflict").map((c) => c.message), ["GlobalNetworkSet/blocked-ranges: v3 resource exists with different spec (differs at: spec.nets[0], spec.nets[1])"]);
-        const [verified] = await eventsFor(admin, dm, "Verified");
-        const total = seeded.total;
-        assert.equal(verified?.message, `verification: ${total} v1 objects, ${total - 1} equal in v3, 0 re-created, 1 conflicts, 1 v3 objects without a v1 source`);
+        // Created during the pre-copy, the conflict is found before Migrating (the final delta,
+        // then the detection after the APIService is gone): the extra is reported by the
+        // verification once the conflict is resolved; here it is only never touched (next test).
       },
     },
   ];

@@ -96,17 +96,17 @@ describe("calico-migrate abort", () => {
   });
 
   test("from Migrating: the copy is rolled back and API server mode restored", async (t) => {
-    // GlobalNetworkSets written after the pre-copy (during the drain, by something that ignores the
-    // lock) must be created inside the locked window, and those creates are denied: the migration
-    // is held in Migrating — it cannot reach Converged — and the abort is judged and confirmed there.
+    // A copy inside the locked window (--no-precopy: with the pre-copy, a denied create is found
+    // before the lock or by the final delta, which gives the lock back): GlobalNetworkSet creates
+    // are denied, so the migration is held in Migrating — it cannot reach Converged — and the
+    // abort is judged and confirmed there.
     t.after(() => cluster.admin.request("DELETE", collectionPath(v1Resource(kindByName("GlobalNetworkSet")!))).catch(() => undefined));
-    controller = await startController(cluster, { drainPeriodMs: 10_000 });
-    await start();
-    await eventually(async () => assert.ok((await getDm()).status?.datastoreLockedAt), { timeoutMs: 120_000, message: "pre-copied, locked and draining" });
     const undeny = await denyCreates(cluster.admin, "globalnetworksets", "globalnetworkset creation denied by the test");
     t.after(undeny);
     const names = ["abort-set-0", "abort-set-1", "abort-set-2"];
     for (const [i, name] of names.entries()) await writeV1(cluster.admin, { kind: "GlobalNetworkSet", metadata: { name }, spec: { nets: [`10.${i}.0.0/24`] } });
+    controller = await startController(cluster, { precopy: false });
+    await start();
     const held = await eventually(async () => {
       const dm = await getDm();
       assert.equal(dm.status?.phase, "Migrating");
