@@ -1,12 +1,12 @@
 /**
  * The pre-copy, in Pending while nothing is locked and the Calico API server keeps serving users:
  * open the door (a temporary version of the v3 CRDs), copy every kind through it into v3 CRD
- * storage with the same conversion, owner order and never-overwrite rule as the locked copy,
- * relabel each copy's managedFields to v3 as it is written, then catch up with what changed
- * meanwhile by metadata-first passes (only objects whose v1 resourceVersion moved are read and
+ * storage with the same conversion, owner order and never-overwrite rule as the locked copy, then
+ * catch up with what changed meanwhile by metadata-first passes (only objects whose v1 resourceVersion moved are read and
  * written) until little is left. The door stays open through the drain: right after it, with v1
  * locked and the APIService still registered, the final delta goes through it too, so a refusal
  * still ends the window at no cost (v1 unlocked, nothing else touched) and Migrating only verifies.
+ * At Converged the copies' managedFields are relabelled v3 and the door removed (closePrecopy).
  * A door that cannot be opened falls back to copying everything inside the lock, said in status and
  * an Event; nothing is lost either way.
  */
@@ -37,7 +37,6 @@ export const PrecopyState = {
   /** The door could not be opened: everything is copied inside the lock. */
   Fallback: "fallback",
 } as const;
-
 
 /** What the pre-copy came to: go on to the lock, poll again, or stay unlocked with a blocker. */
 export type PrecopyOutcome = { dm: DatastoreMigration; next: "lock" } | { dm: DatastoreMigration; next: "requeue"; afterMs: number } | { dm: DatastoreMigration; next: "blocked"; message: string };

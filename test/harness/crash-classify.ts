@@ -87,7 +87,6 @@ export function classifyCrash(o: CrashObservation): CrashStep | "other" {
       if (o.postDrainSeen) return "lock-to-apiservice-delete";
       return o.doorSinceLock ? "final-delta" : "drain";
     case "Migrating": {
-      if (o.doorEdit) return "door-close";
       // After the final delta, Migrating only verifies.
       if (dm.metadata.annotations?.[Names.precopy] === "in-step") return "verification";
       const p = dm.status?.progress;
@@ -95,7 +94,8 @@ export function classifyCrash(o: CrashObservation): CrashStep | "other" {
       return o.betweenPages ? "mid-page" : "mid-kind";
     }
     case "Converged":
-      return "converged";
+      // The relabelled copies' door is removed at Converged.
+      return o.doorEdit ? "door-close" : "converged";
     case "WaitingForConflictResolution":
     case "Complete":
     case "Failed":

@@ -123,7 +123,7 @@ export class CrashLoop {
       case "final-delta":
         return this.killOn(step, nth(4)((x) => lockedPending() && v3StorageVersion(x) === "v3migration"));
       case "door-close":
-        return this.killOn(step, nth(10)((x) => migrating() && isDoorEdit(x)));
+        return this.killOn(step, nth(10)((x) => this.status.phase === "Converged" && isDoorEdit(x)));
       case "drain": {
         await this.waitFor((x) => isStatusWrite(x) && !!writtenStatus(x).datastoreLockedAt && (writtenStatus(x).phase ?? "Pending") === "Pending", false);
         const drainMs = this.options.drainMs ?? 4000;

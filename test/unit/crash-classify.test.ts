@@ -35,7 +35,8 @@ test("pre-copy steps: before the lock, the final delta after the drain, verifica
   assert.equal(classifyCrash(seen({ dm: withPrecopy(dm({ phase: "Pending", datastoreLockedAt: locked }), "copied"), doorSinceLock: true })), "final-delta");
   assert.equal(classifyCrash(seen({ dm: withPrecopy(dm({ phase: "Pending", datastoreLockedAt: locked }), "in-step"), doorSinceLock: true, postDrainSeen: true })), "lock-to-apiservice-delete");
   assert.equal(classifyCrash(seen({ dm: withPrecopy(dm({ phase: "Migrating", progress: copying }), "in-step") })), "verification");
-  assert.equal(classifyCrash(seen({ dm: withPrecopy(dm({ phase: "Migrating", progress: copied }), "in-step"), doorEdit: true })), "door-close");
+  assert.equal(classifyCrash(seen({ dm: withPrecopy(dm({ phase: "Converged" }), "in-step"), doorEdit: true })), "door-close");
+  assert.equal(classifyCrash(seen({ dm: withPrecopy(dm({ phase: "Converged" }), "closed") })), "converged");
 });
 
 test("Migrating: mid-kind, mid-page between list pages, verification once every kind is copied", () => {
