@@ -14,9 +14,6 @@ import { closePrecopy } from "./precopy.js";
 
 /** Handles phase Converged (also while a deletion waits for completion). */
 export async function handleConverged(ctx: ControllerContext, dm: DatastoreMigration, messagePrefix = ""): Promise<Result> {
-  // The pre-copy's copies are relabelled v3 and its temporary version removed (once; also after a
-  // fallen-back pre-copy, which may have left the version on some CRDs).
-  dm = await closePrecopy(ctx, dm);
   const namespace = await componentsNamespace(ctx.client, ctx.config.componentsNamespace);
   const states = (await componentStates(ctx.client, namespace)).filter((s) => s.present);
   const operator = await isOperatorManaged(ctx);
@@ -35,6 +32,11 @@ export async function handleConverged(ctx: ControllerContext, dm: DatastoreMigra
     return requeueAfter(ctx.config.pollIntervalMs);
   }
   await forgetForeignOriginals(ctx.client, ctx.discovery, dm.metadata.uid ?? "");
+  // The pre-copy's copies are relabelled v3 and its temporary version removed (once; also after a
+  // fallen-back pre-copy, which may have left the version on some CRDs). Not before: a CRD update
+  // restarts the API server's watch cache of its kind, and the rollback-safety check at Converged
+  // watches v3 from the end of the copy — history a restart would lose.
+  dm = await closePrecopy(ctx, dm);
   await writeStatus(ctx, dm, (s) => {
     s.phase = Phase.Complete;
     s.message = "Migration complete";

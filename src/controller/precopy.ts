@@ -6,7 +6,7 @@
  * written) until little is left. The door stays open through the drain: right after it, with v1
  * locked and the APIService still registered, the final delta goes through it too, so a refusal
  * still ends the window at no cost (v1 unlocked, nothing else touched) and Migrating only verifies.
- * At Converged the copies' managedFields are relabelled v3 and the door removed (closePrecopy).
+ * On the way to Complete the copies' managedFields are relabelled v3 and the door removed (closePrecopy).
  * A door that cannot be opened falls back to copying everything inside the lock, said in status and
  * an Event; nothing is lost either way.
  */

@@ -1,8 +1,8 @@
 /**
  * The copies written through the pre-copy door carry managedFields entries naming the door's
  * version; before the door is removed they are relabelled `v3` (see managed-fields.ts for why).
- * Done once v3 is unlocked (phase Converged), not while copying: a relabel is a second write per
- * copy, and before the lock it doubled the pre-copy's time. Metadata-only lists (managedFields
+ * Done on the way to Complete, not while copying: a relabel is a second write per copy, and before
+ * the lock it doubled the pre-copy's time. Metadata-only lists (managedFields
  * included) find the objects still naming the door; idempotent, so a crash just starts it again.
  */
 import { CALICO_KINDS, V3_GROUP, V3_VERSION, v3Resource } from "../calico/kinds.js";

@@ -23,6 +23,7 @@ import { eventually } from "../harness/eventually.js";
 import { assertAggregatedApiService, createMigration, deleteMigration, eventsFor, v1Lock, waitGone, waitPhase } from "../harness/migration-cr.js";
 import { createThroughApi } from "../harness/sample-cluster.js";
 import { sharedCluster, type TestCluster } from "../harness/shared-cluster.js";
+import { switchComponentsToV3 } from "../harness/switch-components.js";
 import { writeV1 } from "../harness/v1-writer.js";
 
 const DOOR_UID = "00000000-0000-4000-8000-0000000000dd";
@@ -104,11 +105,11 @@ describe("pre-copy before the lock", () => {
     assert.match(condition(pre, ConditionType.PreCopy)?.message ?? "", /copied before the lock: \d+ v1 objects: [1-9]\d* copied/);
     await changeAfterPrecopy(cluster.admin);
     const dm = await waitPhase(cluster.admin, "Converged", { timeoutMs: 120_000 });
-    // At Converged the copies' managedFields are relabelled v3, then the door is removed.
-    await eventually(async () => {
-      const now = await waitPhase(cluster.admin, "Converged", { timeoutMs: 5_000 });
-      assert.equal(now.metadata.annotations?.[Names.precopy], "closed");
-    }, { timeoutMs: 60_000, message: "door closed at Converged" });
+    assert.notEqual(dm.metadata.annotations?.[Names.precopy], "closed", "the door stays until Complete (rollback safety watches v3 from the copy)");
+    // On the way to Complete the copies' managedFields are relabelled v3, then the door is removed.
+    await switchComponentsToV3(cluster.admin);
+    const complete = await waitPhase(cluster.admin, "Complete", { timeoutMs: 120_000 });
+    assert.equal(complete.metadata.annotations?.[Names.precopy], "closed");
     await controller.stop();
     controller = undefined;
 

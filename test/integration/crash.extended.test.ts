@@ -90,9 +90,9 @@ describe("controller crashes at every step", () => {
   test("a migration killed in each step reaches Complete with nothing lost, duplicated or in conflict", async () => {
     await createMigration(cluster.admin);
     // With the pre-copy (the default): the copy before the lock, the final delta after the drain,
-    // the verification (Migrating only verifies) and the door's removal. The locked copy's own
-    // steps (mid-kind, mid-page) are the soak's --no-precopy round.
-    const steps: CrashStep[] = ["planner", "precopy", "drain", "final-delta", "lock-to-apiservice-delete", "verification", "door-close", "converged"];
+    // the verification (Migrating only verifies), and the door's removal on the way to Complete.
+    // The locked copy's own steps (mid-kind, mid-page) are the soak's --no-precopy round.
+    const steps: CrashStep[] = ["planner", "precopy", "drain", "final-delta", "lock-to-apiservice-delete", "verification", "converged"];
     for (const step of steps) {
       const crash = await loop.crashAt(step);
       assert.equal(crash.step, step, `the crash triggered for ${step} hit ${crash.step} (phase ${crash.phase}: ${crash.message})`);
@@ -100,7 +100,10 @@ describe("controller crashes at every step", () => {
     const converged = await waitPhase(cluster.admin, "Converged");
     assert.equal(converged.status?.progress?.conflicts, 0);
     assert.equal(converged.status?.conditions?.filter((c) => c.type === ConditionType.Conflict).length ?? 0, 0);
+    const doorKill = loop.crashAt("door-close");
     await switchComponentsToV3(cluster.admin);
+    const crash = await doorKill;
+    assert.equal(crash.step, "door-close", `the crash triggered for door-close hit ${crash.step}`);
     await waitPhase(cluster.admin, "Complete");
 
     const cmp = await compareDatastores(cluster.admin);
