@@ -71,7 +71,8 @@ describe("controller: a terminal error at Converged or later", () => {
     const created = await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
     await waitPhase(cluster.admin, "Converged");
     const tier = await cluster.admin.get(TIERS, "security");
-    await cluster.admin.update(TIERS, { ...tier, metadata: { ...tier.metadata, labels: { ...(tier.metadata.labels ?? {}), "written-after-copy": "true" } } });
+    // A user's write (their own field manager: the test client shares the controller's).
+    await cluster.admin.update(TIERS, { ...tier, metadata: { ...tier.metadata, labels: { ...(tier.metadata.labels ?? {}), "written-after-copy": "true" } } }, { fieldManager: "kubectl-edit" });
     await makeTypeInvalid(cluster.admin);
     const dm = await waitPhase(cluster.admin, "Failed");
     assert.equal(dm.status?.message, `${TYPE_ERROR}. Nothing was restored (Tier security was written in v3 since the copy): the v3 data is kept, ` +

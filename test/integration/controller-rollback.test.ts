@@ -120,7 +120,8 @@ describe("controller: deletion at Converged", () => {
     const aborting = run(io, () => runAbort({ kubeconfig: cluster.kubeconfigPath, color: false, yes: true, timeoutMs: 120_000, intervalMs: 200 }, io));
     await eventually(async () => assert.ok((await getMigration(cluster.admin))?.metadata.deletionTimestamp, "deleted"), { timeoutMs: 30_000 });
     const tier = await cluster.admin.get(TIERS, "security");
-    await cluster.admin.update(TIERS, { ...tier, metadata: { ...tier.metadata, labels: { ...(tier.metadata.labels ?? {}), "written-after-copy": "true" } } });
+    // A user's write (their own field manager: the test client shares the controller's).
+    await cluster.admin.update(TIERS, { ...tier, metadata: { ...tier.metadata, labels: { ...(tier.metadata.labels ?? {}), "written-after-copy": "true" } } }, { fieldManager: "kubectl-edit" });
     controller = await startController(cluster);
     assert.equal(await aborting, 1, io.out());
     assert.match(io.err(), /the controller did not roll back: Tier security was written in v3 since the copy\. The deletion drives the migration on to Complete once every component runs with the v3 API group/);
