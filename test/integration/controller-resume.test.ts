@@ -1,6 +1,7 @@
 /**
- * Crash safety: the controller is stopped and a new one started in every phase — during the
- * drain, while waiting on a conflict, in Migrating with a copy that keeps failing, at Converged —
+ * Crash safety: the controller is stopped and a new one started in every phase of a copy inside
+ * the lock (--no-precopy) — during the drain, while waiting on a conflict, in Migrating with a copy
+ * that keeps failing, at Converged —
  * and the migration ends exactly as an uninterrupted one would. Also the engine's verify pass on
  * its own: it re-creates a v3 object deleted after the copy and reports v3 objects without a source.
  */
@@ -30,9 +31,11 @@ describe("controller: a new controller resumes in every phase", () => {
   let lockedAt = "";
   let undeny: (() => Promise<void>) | undefined;
 
+  // Phases of the copy inside the lock (--no-precopy): a copy held in Migrating by a denied
+  // create is the fallback's scenario; the pre-copy's restarts are crash.extended's steps.
   async function restart(config: Parameters<typeof startController>[1] = {}): Promise<RunningController> {
     await controller?.stop();
-    controller = await startController(cluster, config);
+    controller = await startController(cluster, { precopy: false, ...config });
     return controller;
   }
 
