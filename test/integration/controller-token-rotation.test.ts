@@ -37,12 +37,13 @@ describe("controller: ServiceAccount token rotated mid-migration", () => {
     const tokenFile = path.join(dir, "token");
     fs.writeFileSync(tokenFile, a.token);
     fs.writeFileSync(path.join(dir, "ca.crt"), cluster.admin.config.ca ?? "");
-    // Just before the copy's first Tier create reaches the API server: the kubelet's rewrite (a
+    // Just before the copy's first Tier create reaches the API server (through the pre-copy's
+    // door, or v3 when copying inside the lock): the kubelet's rewrite (a
     // new file renamed over the old), and token A refused from then on.
     cp = await proxyForCluster(cluster, {
       seed: 1,
       rules: [{
-        name: "rotate-during-copy", method: "POST", path: /\/apis\/projectcalico\.org\/v3\/tiers$/, times: 1,
+        name: "rotate-during-copy", method: "POST", path: /\/apis\/projectcalico\.org\/v3(migration)?\/tiers$/, times: 1,
         action: {
           type: "hook",
           run: async () => {
