@@ -35,8 +35,9 @@ describe("a copy refused as invalid inside the locked window", () => {
     await writeV1(cluster.admin, { kind: "Tier", metadata: { name: "security" }, spec: { order: 200 } });
     await writeV1(cluster.admin, { kind: "GlobalNetworkSet", metadata: { name: "external" }, spec: { nets: ["192.0.2.0/24"] } });
     undo = await legacyV1(cluster.admin, "BGPPeer", "node-and-selector", { node: "node-0", nodeSelector: "all()", peerIP: "192.0.2.2", asNumber: 64514 });
-    // Server-side validation off: nothing stops the object before the lock.
-    controller = await startController(cluster, { validate: false });
+    // Server-side validation off and the copy inside the lock (--no-precopy): nothing stops the
+    // object before the lock (the pre-copy's own create would: bad-input's rows).
+    controller = await startController(cluster, { validate: false, precopy: false });
   });
 
   after(async () => {
@@ -82,8 +83,10 @@ describe("an object changed after the plan validated it, to one the v3 API refus
     await resetApiServerMode(cluster.admin);
     await installControllerManifests(cluster.admin);
     await writeV1(cluster.admin, { kind: "BGPPeer", metadata: { name: "changed-peer" }, spec: { node: "node-0", peerIP: "192.0.2.3", asNumber: 64515 } });
-    // A drain long enough to change the object in it (the plan, before the lock, saw it valid).
-    controller = await startController(cluster, { drainPeriodMs: 15_000 });
+    // A drain long enough to change the object in it (the plan, before the lock, saw it valid). The
+    // re-validation after the drain is the locked copy's (--no-precopy); with the pre-copy the
+    // final delta catches it (the next test).
+    controller = await startController(cluster, { drainPeriodMs: 15_000, precopy: false });
   });
 
   after(async () => {
@@ -116,6 +119,34 @@ describe("an object changed after the plan validated it, to one the v3 API refus
     assert.equal(revalidated.length, 1, revalidated.join("\n"));
     assert.match(revalidated[0] ?? "", /"changed":1,"rejected":1,/);
 
+    await deleteMigration(cluster.admin);
+    await waitGone(cluster.admin);
+    assert.deepEqual(await v1Lock(cluster.admin), { ready: true, lockedBy: undefined });
+  });
+
+  test("with the pre-copy, the final delta catches it the same way: v1 unlocked again, Pending with the object and its fix", async () => {
+    await controller?.stop();
+    controller = await startController(cluster, { drainPeriodMs: 15_000 });
+    await withoutV1Validation(cluster.admin, "bgppeers", async () => {
+      const peer = await cluster.admin.get(BGPPEERS, "changed-peer");
+      await cluster.admin.update(BGPPEERS, { ...peer, spec: { ...(peer.spec as Record<string, unknown>), nodeSelector: undefined } });
+    });
+    await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
+    await waitMigration(cluster.admin, (d) => assert.ok(d.status?.datastoreLockedAt), { timeoutMs: 90_000, message: "pre-copied, locked and draining" });
+    await withoutV1Validation(cluster.admin, "bgppeers", async () => {
+      const peer = await cluster.admin.get(BGPPEERS, "changed-peer");
+      await cluster.admin.update(BGPPEERS, { ...peer, spec: { ...(peer.spec as object), nodeSelector: "all()" } });
+    });
+    const dm = await waitMigration(cluster.admin, (d) => {
+      assert.equal(d.status?.phase, "Pending", d.status?.message);
+      assert.equal(d.status?.datastoreLockedAt, undefined, "the lock is given back");
+      assert.match(d.status?.message ?? "", /^BGPPeer "changed-peer" would be rejected by the v3 API.*node and nodeSelector cannot both be set.*\. Fix: correct it in v1: kubectl edit bgppeers\.crd\.projectcalico\.org changed-peer \(changed after it was copied: the v1 datastore was unlocked again/);
+    }, { timeoutMs: 90_000, message: "Pending again, unlocked, naming the changed object" });
+    assert.deepEqual(await v1Lock(cluster.admin), { ready: true, lockedBy: undefined });
+    await assertAggregatedApiService(cluster.admin);
+    const reasons = (await eventsFor(cluster.admin, dm)).map((e) => e.reason);
+    assert.ok(reasons.includes("ChangedObjectRefused"), reasons.join(", "));
+    assert.ok(!reasons.includes("APIServiceUnregistered") && !reasons.includes("Migrating"), `nothing beyond the v1 lock was taken: ${reasons.join(", ")}`);
     await deleteMigration(cluster.admin);
     await waitGone(cluster.admin);
     assert.deepEqual(await v1Lock(cluster.admin), { ready: true, lockedBy: undefined });
