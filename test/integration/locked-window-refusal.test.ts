@@ -165,7 +165,9 @@ describe("a copy refused as forbidden inside the locked window", () => {
     await writeV1(cluster.admin, { kind: "GlobalNetworkSet", metadata: { name: "denied-set" }, spec: { nets: ["198.51.100.0/24"] } });
     // Not the transitional "failed to configure policy": a denial nobody lifts.
     undeny = await denyCreates(cluster.admin, "globalnetworksets", "globalnetworkset creates denied by the test");
-    controller = await startController(cluster, { refusalGraceMs: 3_000 });
+    // Inside the locked window: the copy inside the lock (--no-precopy; the pre-copy meets the
+    // denial before locking anything).
+    controller = await startController(cluster, { refusalGraceMs: 3_000, precopy: false });
   });
 
   after(async () => {
