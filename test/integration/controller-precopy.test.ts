@@ -106,6 +106,9 @@ describe("pre-copy before the lock", () => {
     await changeAfterPrecopy(cluster.admin);
     const dm = await waitPhase(cluster.admin, "Converged", { timeoutMs: 120_000 });
     assert.notEqual(dm.metadata.annotations?.[Names.precopy], "closed", "the door stays until Complete (rollback safety watches v3 from the copy)");
+    // Nothing but the final delta's writes since its fence: verified by the watch, with the controller's own RBAC.
+    const verified = controller.log.lines.filter((l) => l.includes("verification finished"));
+    assert.ok(verified.some((l) => l.includes('"byFence":true')), `verified by fence: ${verified.join("\n")} ${controller.log.lines.filter((l) => l.includes("changes since the final delta")).join("\n")}`);
     // On the way to Complete the copies' managedFields are relabelled v3, then the door is removed.
     await switchComponentsToV3(cluster.admin);
     const complete = await waitPhase(cluster.admin, "Complete", { timeoutMs: 120_000 });
