@@ -21,7 +21,7 @@ import { lockedWindowCheck } from "./locked-window.js";
 import { done, requeueAfter, type Result } from "./outcome.js";
 import { failMigration } from "./restore.js";
 import { saveReport } from "./report-builder.js";
-import { precopyCopied, PrecopyState } from "./precopy.js";
+import { precopyCopied, PrecopyState, writtenBy } from "./precopy.js";
 
 // Phases Pending and WaitingForConflictResolution import it from here.
 export { ensureApiServiceGone };
@@ -153,7 +153,7 @@ async function migrate(ctx: ControllerContext, dm: DatastoreMigration): Promise<
   const copied: PassResult | undefined = inStep ? undefined : await runPass(opts, "copy", hooks);
   if (copied) {
     await writes;
-    ctx.log.info({ objects: copied.total, written: copied.kinds.reduce((n, r) => n + r.migrated + r.refreshed + r.removed, 0), durationMs: ctx.clock.now() - copyStarted, ipamMs: bandDurationMs(copied, "IPAMBlock") }, "locked copy finished");
+    ctx.log.info({ objects: copied.total, written: writtenBy(copied), durationMs: ctx.clock.now() - copyStarted, ipamMs: bandDurationMs(copied, "IPAMBlock") }, "locked copy finished");
     dm = await writeStatus(ctx, dm, (s) => (s.progress = progressOf(copied.kinds, "", CALICO_KINDS.length)));
   }
 

@@ -33,7 +33,7 @@ export function v3Of(opts: EngineOptions, kind: CalicoKind): ResourceRef {
 }
 
 /** A copy this migration made (it records its v1 source's resourceVersion). */
-export function isOurCopy(opts: EngineOptions, e: V3Entry): boolean {
+export function isOurCopy(opts: EngineOptions, e: Pick<V3Entry, "migratedBy" | "sourceRv">): boolean {
   return e.migratedBy === opts.migrationUid && e.sourceRv !== undefined;
 }
 

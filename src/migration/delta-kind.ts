@@ -17,9 +17,9 @@ import { isNotFound } from "../kube/errors.js";
 import type { KubeObject } from "../kube/object.js";
 import { objectKey } from "../kube/resource.js";
 import type { EngineOptions } from "./engine-options.js";
-import { fieldManagerOf, isOurCopy, removeStaleCopy, v3Of } from "./copy-writes.js";
+import { fieldManagerOf, v3Of } from "./copy-writes.js";
 import { forEachConcurrent } from "./pool.js";
-import { keyOfConverted, processObject, syncKind, syncRetryOptions, type SyncMode, type SyncSession } from "./sync-kind.js";
+import { keyOfConverted, processObject, settleSourceless, syncKind, syncRetryOptions, whereOf, type SyncMode, type SyncSession } from "./sync-kind.js";
 import { emptyKindResult, type KindResult } from "./types.js";
 import { ownedOnlyBy, v3Entry, type V3Entry } from "./v3-index.js";
 import { assertFromV3Storage } from "./v3-origin.js";
@@ -53,10 +53,6 @@ function viewUid(v1Uid: string | undefined): string | undefined {
   }
 }
 
-function whereOf(key: string): { namespace?: string; name: string } {
-  const slash = key.indexOf("/");
-  return slash >= 0 ? { namespace: key.slice(0, slash), name: key.slice(slash + 1) } : { name: key };
-}
 
 /** Runs one metadata-first pass over a kind (modes "copy" and "verify"; "detect" uses the full pass). */
 export async function deltaKind(
@@ -162,17 +158,7 @@ export async function deltaKind(
   onPage?.(result);
 
   // v3 objects that no v1 object maps to: copies of ours (untouched) are removed, the rest reported in verify mode.
-  for (const [key, m] of v3.byKey) {
-    if (seenV3.has(key)) continue;
-    const where = whereOf(key);
-    const ours = isOurCopy(opts, { uid: m.uid, hash: "", migratedBy: m.migratedBy, sourceRv: m.sourceRv });
-    if (ours && m.untouched && (await withRetries(() => removeStaleCopy(opts, session.slots, kind, where, schema), retry))) {
-      result.removed++;
-      opts.onRemoved?.(kind, key);
-      continue;
-    }
-    if (mode === "verify") result.extras.push({ ...where, migratedByUs: m.migratedBy === opts.migrationUid });
-  }
+  await settleSourceless(opts, session, kind, schema, mode, result, v3.byKey, seenV3);
   result.durationMs = Date.now() - started;
   return result;
 }

@@ -118,23 +118,42 @@ export async function syncKind(
   }
   await forEachPulled(converted(), opts.concurrency ?? 16, (c) => processObject(opts, session, c, result, schema, index, mode, true));
   onPage?.(result);
-  if (mode !== "detect") {
-    for (const [key, entry] of index) {
-      if (seen.has(key)) continue;
-      const slash = key.indexOf("/");
-      const where = { namespace: slash >= 0 ? key.slice(0, slash) : undefined, name: slash >= 0 ? key.slice(slash + 1) : key };
-      // A copy this migration made (before the lock) whose v1 source has gone since: removed, as
-      // long as nobody else has changed it. Anything else without a source is only reported.
-      if (isOurCopy(opts, entry) && entry.untouched && (await withRetries(() => removeStaleCopy(opts, session.slots, kind, where, schema), syncRetryOptions(opts, result)))) {
-        result.removed++;
-        opts.onRemoved?.(kind, key);
-        continue;
-      }
-      if (mode === "verify") result.extras.push({ ...where, migratedByUs: entry.migratedBy === opts.migrationUid });
-    }
-  }
+  if (mode !== "detect") await settleSourceless(opts, session, kind, schema, mode, result, index, seen);
   result.durationMs = Date.now() - started;
   return result;
+}
+
+/** `namespace/name` (or `name`) split back into its parts. */
+export function whereOf(key: string): { namespace?: string; name: string } {
+  const slash = key.indexOf("/");
+  return slash >= 0 ? { namespace: key.slice(0, slash), name: key.slice(slash + 1) } : { name: key };
+}
+
+/**
+ * The v3 objects of a kind that no v1 object mapped to (keys not in `seen`): a copy this migration
+ * made whose v1 source has gone since is removed, as long as nobody else has changed it; anything
+ * else without a source is only reported (verify mode).
+ */
+export async function settleSourceless(
+  opts: EngineOptions,
+  session: SyncSession,
+  kind: CalicoKind,
+  schema: JsonSchema,
+  mode: Exclude<SyncMode, "detect">,
+  result: KindResult,
+  v3: Iterable<[string, Pick<V3Entry, "migratedBy" | "sourceRv" | "untouched">]>,
+  seen: ReadonlySet<string>,
+): Promise<void> {
+  for (const [key, entry] of v3) {
+    if (seen.has(key)) continue;
+    const where = whereOf(key);
+    if (isOurCopy(opts, entry) && entry.untouched && (await withRetries(() => removeStaleCopy(opts, session.slots, kind, where, schema), syncRetryOptions(opts, result)))) {
+      result.removed++;
+      opts.onRemoved?.(kind, key);
+      continue;
+    }
+    if (mode === "verify") result.extras.push({ ...where, migratedByUs: entry.migratedBy === opts.migrationUid });
+  }
 }
 
 /** Processes objects that waited for an owner; with `final`, owners still unknown are treated as missing. */
