@@ -173,7 +173,7 @@ describe("engine: the verify pass", () => {
 
       const verify = await runPass(opts, "verify");
       const tiers = verify.kinds.find((k) => k.kind === "Tier");
-      assert.deepEqual({ migrated: tiers?.migrated, skipped: tiers?.skipped, extras: tiers?.extras }, { migrated: 1, skipped: 1, extras: [{ namespace: undefined, name: "no-source", migratedByUs: false }] });
+      assert.deepEqual({ migrated: tiers?.migrated, skipped: tiers?.skipped, extras: tiers?.extras }, { migrated: 1, skipped: 1, extras: [{ name: "no-source", migratedByUs: false }] });
       assert.deepEqual(verify.kinds.find((k) => k.kind === "GlobalNetworkSet")?.skipped, 2);
       assert.deepEqual(verify.conflicts, []);
       const beta = await cluster.admin.get(TIERS, "beta");
