@@ -2,6 +2,7 @@
  * What every phase handler gets: the clients, configuration, clock, logger, metrics, events, and
  * small helpers to write the CR's status and metadata (the controller is their only writer).
  */
+import type { KeptMetadata } from "../migration/metadata-replay.js";
 import type { PassResult } from "../migration/run-kinds.js";
 import type { VerificationFence } from "../migration/verification-fence.js";
 import {
@@ -41,6 +42,8 @@ export interface ProcessState {
   refusedSince?: { key: string; at: number };
   /** What the last final delta established, for a verification by watch (lost with a restart: then the full one runs). */
   finalDelta?: { fence: VerificationFence; pass: PassResult };
+  /** The metadata the last catch-up pass listed, replayed up to date by the final delta (lost with a restart: then it lists). */
+  keptMetadata?: KeptMetadata;
   /** Since when the pre-copy door of migration `key` (its uid) has been opened but not served. */
   doorWaitSince?: { key: string; at: number };
 }

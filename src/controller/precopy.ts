@@ -20,6 +20,7 @@ import { relabelCopies } from "../migration/relabel-copies.js";
 import { loadSchemas } from "../migration/planner.js";
 import { closeDoor, doorResource, doorServed, openDoor } from "../migration/precopy-door.js";
 import { bandDurationMs, runPass, type PassResult } from "../migration/run-kinds.js";
+import { replayKept, type KeptMetadata } from "../migration/metadata-replay.js";
 import { takeFence, type VerificationFence } from "../migration/verification-fence.js";
 import { setCondition } from "./conditions.js";
 import { nowIso, patchMetadata, setMessage, writeStatus, type ControllerContext } from "./context.js";
@@ -151,7 +152,11 @@ export async function precopy(ctx: ControllerContext, dm: DatastoreMigration): P
     let previous: number | undefined;
     for (let round = 1; ; round++) {
       const started = ctx.clock.now();
-      const pass = await runPass({ ...opts, metadataFirst: true }, "copy");
+      // The last pass's metadata is kept: the final delta replays what changed since its lists.
+      ctx.state.keptMetadata = undefined;
+      const kept: KeptMetadata = { uid, kinds: new Map() };
+      const pass = await runPass({ ...opts, metadataFirst: true, keepMetadata: (kind, metadata) => kept.kinds.set(kind.kind, { kind, metadata }) }, "copy");
+      ctx.state.keptMetadata = kept;
       const written = writtenBy(pass);
       ctx.log.info({ round, objects: pass.total, written, durationMs: ctx.clock.now() - started }, "pre-copy caught up");
       if (!catchUpAgain(written, previous, round)) break;
@@ -190,13 +195,21 @@ export async function applyFinalDelta(ctx: ControllerContext, dm: DatastoreMigra
   if (wait) return { dm: await fallBack(ctx, dm, wait.giveUp), next: "go" };
   dm = await setMessage(ctx, dm, "Datastore is locked: copying what changed since the pre-copy (final delta)");
   const started = ctx.clock.now();
-  // The fence comes before any list: every change after it is replayed to the verification.
+  // The fence comes before any list or replay: every change after it is replayed to the verification.
   const fence: VerificationFence = { uid, resourceVersion: await takeFence(ctx.client), removed: new Set() };
   ctx.state.finalDelta = undefined;
+  // What the last catch-up pass listed, brought up to date by replaying the changes since (all
+  // kinds at once): the window pays for what changed, not for what exists. A kind that cannot be
+  // replayed (or a controller that restarted since) is listed again.
+  const kept = ctx.state.keptMetadata?.uid === uid ? ctx.state.keptMetadata : undefined;
+  ctx.state.keptMetadata = undefined;
+  const replay = kept ? await replayKept(ctx.client, kept, doorResource) : undefined;
+  if (replay?.dropped.length) ctx.log.info({ dropped: replay.dropped }, "final delta: kinds listed again instead of replayed");
+  fence.replayed = replay?.logs;
   let pass: PassResult;
   try {
     // "verify": copies what is missing, and reports v3 objects without a v1 source.
-    pass = await runPass({ ...(await doorOptions(ctx, dm)), metadataFirst: true, onRemoved: (kind, key) => fence.removed.add(`${kind.kind}/${key}`) }, "verify");
+    pass = await runPass({ ...(await doorOptions(ctx, dm)), metadataFirst: true, knownMetadata: (kind) => replay?.current.get(kind.kind), onRemoved: (kind, key) => fence.removed.add(`${kind.kind}/${key}`) }, "verify");
   } catch (err) {
     const refused = findCreateRefused(err);
     if (!refused) {
@@ -213,7 +226,7 @@ export async function applyFinalDelta(ctx: ControllerContext, dm: DatastoreMigra
     await ctx.events.record(dm, "Warning", "ChangedObjectRefused", message);
     return { dm, next: "blocked" };
   }
-  ctx.log.info({ objects: pass.total, written: writtenBy(pass), conflicts: pass.conflicts.length, durationMs: ctx.clock.now() - started, ipamMs: bandDurationMs(pass, "IPAMBlock") }, "final delta applied");
+  ctx.log.info({ objects: pass.total, written: writtenBy(pass), conflicts: pass.conflicts.length, replayedKinds: replay?.current.size ?? 0, durationMs: ctx.clock.now() - started, ipamMs: bandDurationMs(pass, "IPAMBlock") }, "final delta applied");
   // Conflicts are found and reported by the usual detection once the APIService is gone.
   if (pass.conflicts.length === 0) {
     dm = await patchMetadata(ctx, dm, { annotations: { [Names.precopy]: PrecopyState.InStep } });

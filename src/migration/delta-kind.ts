@@ -8,40 +8,25 @@
  * proportional to what changed since the copy, not to what exists; when most of a kind changed, the
  * full pass is cheaper and is used instead.
  */
-import { Names } from "../api/datastore-migration.js";
 import { v1Resource, type CalicoKind } from "../calico/kinds.js";
 import { convertV1ToV3 } from "../convert/convert.js";
 import type { JsonSchema } from "../convert/schema.js";
 import { convertUid } from "../convert/uid.js";
 import { isNotFound } from "../kube/errors.js";
 import type { KubeObject } from "../kube/object.js";
-import { objectKey } from "../kube/resource.js";
 import type { EngineOptions } from "./engine-options.js";
 import { fieldManagerOf, v3Of } from "./copy-writes.js";
 import { forEachConcurrent } from "./pool.js";
 import { keyOfConverted, processObject, settleSourceless, syncKind, syncRetryOptions, whereOf, type SyncMode, type SyncSession } from "./sync-kind.js";
 import { emptyKindResult, type KindResult } from "./types.js";
-import { ownedOnlyBy, v3Entry, type V3Entry } from "./v3-index.js";
+import { KindMetadata, listKindMetadata, type V3Meta } from "./kind-metadata.js";
+import { v3Entry, type V3Entry } from "./v3-index.js";
 import { assertFromV3Storage } from "./v3-origin.js";
 import { withRetries } from "./write-retry.js";
-
-/** What the metadata list of v3 storage keeps of one object. */
-interface V3Meta {
-  key: string;
-  uid: string;
-  migratedBy?: string;
-  sourceRv?: string;
-  untouched: boolean;
-}
 
 /** Out-of-step objects above which a kind is handled by the full pass (reading each in full costs two GETs). */
 export function fullPassThreshold(total: number): number {
   return Math.max(1000, Math.floor(total / 10));
-}
-
-/** The v1 key a copy was made from: its recorded source name (a renamed object), else its own name. */
-function sourceKeyOf(obj: KubeObject): string {
-  return objectKey(obj.metadata.namespace, obj.metadata.annotations?.[Names.sourceName] ?? obj.metadata.name ?? "");
 }
 
 /** The v3-view uid a v1 object's references carry, or undefined when its uid has none (the full read reports it). */
@@ -69,38 +54,21 @@ export async function deltaKind(
   const result = emptyKindResult(kind.kind);
   const retry = syncRetryOptions(opts, result);
 
-  // Both sides at once, metadata only: v3 storage (our copies by the v1 key they were made from,
-  // everything by its own key) and v1 (key, resourceVersion, uid).
-  const listV3 = withRetries(async () => {
-    const byKey = new Map<string, V3Meta>();
-    const copies = new Map<string, V3Meta>();
-    for await (const obj of opts.client.listItems(v3Of(opts, kind), { limit: pageSize, metadataOnly: true, signal: opts.signal })) {
-      const a = obj.metadata.annotations ?? {};
-      const m: V3Meta = { key: objectKey(obj.metadata.namespace, obj.metadata.name ?? ""), uid: obj.metadata.uid ?? "", migratedBy: a[Names.migratedBy], sourceRv: a[Names.sourceResourceVersion], untouched: ownedOnlyBy(obj, manager) };
-      byKey.set(m.key, m);
-      if (m.migratedBy === opts.migrationUid && m.sourceRv !== undefined) copies.set(sourceKeyOf(obj), m);
-    }
-    return { byKey, copies };
-  }, retry);
-  const listV1 = withRetries(async () => {
-    const out: { key: string; name: string; namespace?: string; rv: string; uid?: string }[] = [];
-    for await (const cr of opts.client.listItems(v1Resource(kind), { limit: pageSize, metadataOnly: true, signal: opts.signal })) {
-      const namespace = kind.namespaced ? cr.metadata.namespace : undefined;
-      out.push({ key: objectKey(namespace, cr.metadata.name ?? ""), name: cr.metadata.name ?? "", namespace, rv: cr.metadata.resourceVersion ?? "", uid: cr.metadata.uid });
-    }
-    return out;
-  }, retry);
-  const [v3, v1] = await Promise.all([listV3, listV1]);
+  // Both sides, metadata only: as the last catch-up pass listed them and a replay brought them up
+  // to date (the final delta), or listed now (both at once).
+  const known = opts.knownMetadata?.(kind);
+  const meta = known ?? (await withRetries(() => listKindMetadata(opts.client, v1Resource(kind), v3Of(opts, kind), kind.namespaced, new KindMetadata(opts.migrationUid, manager), pageSize, opts.signal), retry));
+  if (!known) opts.keepMetadata?.(kind, meta);
 
   // In step, or to be read in full.
   const seenV3 = new Set<string>();
   const outOfStep: string[] = [];
-  const inStep: { v3: V3Meta; viewUid: string; name: string; namespace?: string }[] = [];
-  for (const cr of v1) {
-    const copy = v3.copies.get(cr.key);
+  const inStep: { v3: V3Meta; viewUid: string; key: string }[] = [];
+  for (const [key, cr] of meta.v1) {
+    const copy = meta.copies.get(key);
     const uid = viewUid(cr.uid);
-    if (copy && copy.untouched && copy.sourceRv === cr.rv && uid !== undefined) inStep.push({ v3: copy, viewUid: uid, name: cr.name, namespace: cr.namespace });
-    else outOfStep.push(cr.key);
+    if (copy && copy.untouched && copy.sourceRv === cr.rv && uid !== undefined) inStep.push({ v3: copy, viewUid: uid, key });
+    else outOfStep.push(key);
   }
 
   const total = inStep.length + outOfStep.length;
@@ -112,8 +80,9 @@ export async function deltaKind(
   for (const s of inStep) {
     seenV3.add(s.v3.key);
     session.uidMap.set(s.viewUid, s.v3.uid);
+    const from = whereOf(s.key);
     const v3Name = whereOf(s.v3.key).name;
-    if (v3Name !== s.name) result.renames.push({ kind: kind.kind, namespace: s.namespace, from: s.name, to: v3Name });
+    if (v3Name !== from.name) result.renames.push({ kind: kind.kind, namespace: from.namespace, from: from.name, to: v3Name });
     opts.onOutcome?.(kind.kind, "skipped");
   }
   result.total = total;
@@ -140,7 +109,7 @@ export async function deltaKind(
     seenV3.add(target);
     if (c.renamedFrom !== undefined) result.renames.push({ kind: kind.kind, namespace: c.v3.metadata.namespace, from: c.renamedFrom, to: c.v3.metadata.name ?? "" });
     const index = new Map<string, V3Entry>();
-    if (v3.byKey.has(target)) {
+    if (meta.v3.has(target)) {
       const current = await withRetries(async () => {
         try {
           const got = await session.slots.run(() => opts.client.get(v3Of(opts, kind), c.v3.metadata.name ?? "", c.v3.metadata.namespace, opts.signal));
@@ -158,7 +127,7 @@ export async function deltaKind(
   onPage?.(result);
 
   // v3 objects that no v1 object maps to: copies of ours (untouched) are removed, the rest reported in verify mode.
-  await settleSourceless(opts, session, kind, schema, mode, result, v3.byKey, seenV3);
+  await settleSourceless(opts, session, kind, schema, mode, result, meta.v3, seenV3);
   result.durationMs = Date.now() - started;
   return result;
 }

@@ -10,6 +10,7 @@ import type { Clock } from "../kube/clock.js";
 import type { Logger } from "../kube/logger.js";
 import type { KubeObject } from "../kube/object.js";
 import type { ResourceRef } from "../kube/resource.js";
+import type { KindMetadata } from "./kind-metadata.js";
 import type { Conflict } from "./types.js";
 
 /** Outcome of one object, for metrics. */
@@ -44,6 +45,10 @@ export interface EngineOptions {
    * resourceVersion differs from what their copy records are read in full.
    */
   metadataFirst?: boolean;
+  /** Called with the metadata a metadata-first pass listed for a kind (the pre-copy keeps the last catch-up pass's for the final delta). */
+  keepMetadata?: (kind: CalicoKind, metadata: KindMetadata) => void;
+  /** Metadata already current for a kind (replayed up to now): the metadata-first pass uses it instead of listing. */
+  knownMetadata?: (kind: CalicoKind) => KindMetadata | undefined;
   /** Called with every copy of ours this run removed because its v1 source is gone (`namespace/name` or `name`). */
   onRemoved?: (kind: CalicoKind, key: string) => void;
   /** Called with every copy this run created or updated, as the server stored it (the pre-copy relabels its managedFields). */

@@ -15,6 +15,7 @@ import type { WatchEvent } from "../kube/object.js";
 import { objectKey, type ResourceRef } from "../kube/resource.js";
 import { COPY_FIELD_MANAGER } from "./copy-writes.js";
 import { firstWrite } from "./first-write.js";
+import { eventId, type ReplayLog } from "./kind-metadata.js";
 import { forEachConcurrent } from "./pool.js";
 import { ownedOnlyBy } from "./v3-index.js";
 
@@ -26,6 +27,13 @@ export interface VerificationFence {
   resourceVersion: string;
   /** Copies the final delta removed, as `Kind/namespace/name` or `Kind/name`. */
   removed: Set<string>;
+  /**
+   * Sides (`v1/Kind`, `v3/Kind`) the final delta knew by replaying their changes since the last
+   * catch-up pass rather than by lists: their watch starts where the replay did, and each change
+   * the replay applied is accounted for. A change the replay missed (it came before the fence but
+   * reached the watch too late) is then found too.
+   */
+  replayed?: Map<string, ReplayLog>;
 }
 
 /** The current resourceVersion (of the etcd store every kind shares), from a one-item list. */
@@ -44,13 +52,17 @@ export async function changedSinceFence(client: KubeClient, fence: VerificationF
     if (ev.type === "DELETED") return fence.removed.has(`${kind}/${objectKey(m.namespace, m.name ?? "")}`);
     return m.annotations?.[Names.migratedBy] === fence.uid && m.annotations[Names.sourceResourceVersion] !== undefined && ownedOnlyBy(ev.object, COPY_FIELD_MANAGER);
   };
+  const replayed = (id: string, also: (ev: WatchEvent) => boolean) => {
+    const log = fence.replayed?.get(id);
+    return { from: log?.from ?? fence.resourceVersion, expected: log ? (ev: WatchEvent) => log.events.has(eventId(ev.object)) || also(ev) : also };
+  };
   const watches = CALICO_KINDS.flatMap((kind) => [
-    { ref: v1Resource(kind), side: "v1", expected: () => false },
-    { ref: v3Storage(kind), side: "v3", expected: ours(kind.kind) },
+    { ref: v1Resource(kind), side: "v1", ...replayed(`v1/${kind.kind}`, () => false) },
+    { ref: v3Storage(kind), side: "v3", ...replayed(`v3/${kind.kind}`, ours(kind.kind)) },
   ]);
   // All at once (42 watches of two seconds each): the check costs about two seconds, whatever the size.
   await forEachConcurrent(watches, watches.length, async (w) => {
-    const found = await firstWrite(client, w.ref, fence.resourceVersion, w.expected, 1000);
+    const found = await firstWrite(client, w.ref, w.from, w.expected, 1000);
     if (!found) return;
     if ("write" in found) reasons.push(`${w.side} ${found.write} was written since the final delta`);
     else if ("gone" in found) reasons.push(`${w.side} ${w.ref.kind} history since the final delta is no longer available`);

@@ -106,6 +106,9 @@ describe("pre-copy before the lock", () => {
     await changeAfterPrecopy(cluster.admin);
     const dm = await waitPhase(cluster.admin, "Converged", { timeoutMs: 120_000 });
     assert.notEqual(dm.metadata.annotations?.[Names.precopy], "closed", "the door stays until Complete (rollback safety watches v3 from the copy)");
+    // The final delta replayed every kind's changes since the last catch-up pass rather than listing them.
+    const applied = controller.log.lines.filter((l) => l.includes("final delta applied"));
+    assert.ok(applied.some((l) => l.includes(`"replayedKinds":${CALICO_KINDS.length}`)), `every kind replayed: ${applied.join("\n")} ${controller.log.lines.filter((l) => l.includes("listed again instead of replayed")).join("\n")}`);
     // Nothing but the final delta's writes since its fence: verified by the watch, with the controller's own RBAC.
     const verified = controller.log.lines.filter((l) => l.includes("verification finished"));
     assert.ok(verified.some((l) => l.includes('"byFence":true')), `verified by fence: ${verified.join("\n")} ${controller.log.lines.filter((l) => l.includes("changes since the final delta")).join("\n")}`);

@@ -15,6 +15,7 @@ import type { KubeClient } from "../../src/kube/client.js";
 import { fullPassThreshold } from "../../src/migration/delta-kind.js";
 import { loadSchemas } from "../../src/migration/planner.js";
 import { closeDoor, doorResource, doorServed, openDoor } from "../../src/migration/precopy-door.js";
+import { replayKept, type KeptMetadata } from "../../src/migration/metadata-replay.js";
 import { runPass, type PassResult } from "../../src/migration/run-kinds.js";
 import { changedSinceFence, takeFence, type VerificationFence } from "../../src/migration/verification-fence.js";
 import type { EngineOptions } from "../../src/migration/engine-options.js";
@@ -119,6 +120,62 @@ describe("metadata-first passes after a pre-copy", () => {
     assert.equal(await changedSinceFence(cluster.admin, later, doorResource), undefined);
     await cluster.admin.patch(doorResource(GNS), "delta-fenced", { spec: { nets: ["10.3.0.0/16"] } }, "merge", undefined, { fieldManager: "kubectl-edit" });
     assert.equal(await changedSinceFence(cluster.admin, later, doorResource), "v3 GlobalNetworkSet delta-fenced was written since the final delta");
+  });
+
+  test("the final delta replays what changed since the last catch-up pass instead of listing, and its verification accounts for the replay", async () => {
+    const gns = v3Resource(GNS);
+    for (const name of ["replay-changed", "replay-deleted", "replay-edited"]) await createThroughApi(cluster.admin, { kind: "GlobalNetworkSet", metadata: { name }, spec: { nets: ["10.0.0.0/8"] } });
+    // The last catch-up pass: copies the three, and keeps what it listed.
+    const kept: KeptMetadata = { uid: UID, kinds: new Map() };
+    await runPass({ ...opts, metadataFirst: true, keepMetadata: (kind, metadata) => kept.kinds.set(kind.kind, { kind, metadata }) }, "copy");
+    assert.equal(kept.kinds.size, CALICO_KINDS.length);
+
+    // Changes after its lists: through the Calico API server, and a user's edit of a copy.
+    await cluster.admin.patch(gns, "replay-changed", { spec: { nets: ["10.4.0.0/16"] } }, "merge");
+    await cluster.admin.delete(gns, "replay-deleted");
+    await createThroughApi(cluster.admin, { kind: "GlobalNetworkSet", metadata: { name: "replay-added" }, spec: { nets: ["10.5.0.0/16"] } });
+    await cluster.admin.patch(doorResource(GNS), "replay-edited", { spec: { nets: ["10.6.0.0/16"] } }, "merge", undefined, { fieldManager: "kubectl-edit" });
+
+    // The final delta: fence, replay every kind at once, then a pass that lists nothing.
+    const fence: VerificationFence = { uid: UID, resourceVersion: await takeFence(cluster.admin), removed: new Set() };
+    const replay = await replayKept(cluster.admin, kept, doorResource);
+    assert.deepEqual(replay.dropped, []);
+    assert.equal(replay.current.size, CALICO_KINDS.length);
+    fence.replayed = replay.logs;
+    const before = client.requestCount;
+    const delta = await runPass({ ...opts, metadataFirst: true, knownMetadata: (kind) => replay.current.get(kind.kind), onRemoved: (kind, key) => fence.removed.add(`${kind.kind}/${key}`) }, "verify");
+    const requests = client.requestCount - before;
+    const r = delta.kinds.find((k) => k.kind === "GlobalNetworkSet")!;
+    assert.deepEqual({ migrated: r.migrated, refreshed: r.refreshed, removed: r.removed, conflicts: r.conflicts.map((c) => c.name).sort() },
+      { migrated: 1, refreshed: 1, removed: 1, conflicts: ["delta-edited", "delta-fenced", "replay-edited"] }, "the earlier tests' edited copies stay conflicts");
+    assert.ok(requests <= 20, `no list, only the changed objects read and written: ${requests} requests`);
+    assert.deepEqual((await cluster.admin.get(doorResource(GNS), "replay-changed")).spec, { nets: ["10.4.0.0/16"] });
+    assert.deepEqual((await cluster.admin.get(doorResource(GNS), "replay-edited")).spec, { nets: ["10.6.0.0/16"] }, "the user's edit stays");
+    await assert.rejects(cluster.admin.get(doorResource(GNS), "replay-deleted"), (err) => isNotFound(err));
+
+    // The same answer as lists would give.
+    const listed = await runPass({ ...opts, metadataFirst: true }, "verify");
+    assert.equal(listed.total, delta.total);
+    assert.equal(sum(listed, (k) => k.migrated + k.refreshed + k.removed), 0, "the replayed delta left nothing for the lists to do");
+    assert.deepEqual(listed.conflicts.map((c) => c.name).sort(), delta.conflicts.map((c) => c.name).sort());
+
+    // The verification starts where the replay did: every change the replay applied is accounted for...
+    assert.equal(await changedSinceFence(cluster.admin, fence, doorResource), undefined);
+    // ...and one the replay missed (it reached the watch too late) is found, although it came before the fence.
+    const v1Log = fence.replayed.get("v1/GlobalNetworkSet")!;
+    const missed = [...v1Log.events].find((e) => e.startsWith("replay-changed@"))!;
+    v1Log.events.delete(missed);
+    assert.equal(await changedSinceFence(cluster.admin, fence, doorResource), "v1 GlobalNetworkSet replay-changed was written since the final delta");
+  });
+
+  test("a kind whose changes cannot be replayed is dropped and listed again", async () => {
+    const kept: KeptMetadata = { uid: UID, kinds: new Map() };
+    await runPass({ ...opts, metadataFirst: true, keepMetadata: (kind, metadata) => kept.kinds.set(kind.kind, { kind, metadata }) }, "copy", {}, [GNS]);
+    // A resourceVersion long compacted away: the API server answers 410 Gone.
+    kept.kinds.get("GlobalNetworkSet")!.metadata.v1Rv = "1";
+    const replay = await replayKept(cluster.admin, kept, doorResource);
+    assert.equal(replay.current.size, 0);
+    assert.match(replay.dropped.join("; "), /^v1 GlobalNetworkSet: the changes since the last catch-up pass are no longer available$/);
   });
 
   test("a kind where most objects changed is read by the full pass instead", () => {
