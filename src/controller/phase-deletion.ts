@@ -15,6 +15,7 @@ import { patchMetadata, setMessage, type ControllerContext } from "./context.js"
 import { done, requeueAfter, type Result } from "./outcome.js";
 import { decideAtConverged, decisionReason } from "./converged-decision.js";
 import { handleConverged } from "./phase-converged.js";
+import { closePrecopy } from "./precopy.js";
 import { RESTORE_WAITS, restoreApiServerMode, touchedCluster } from "./restore.js";
 import { saveRestoreReport } from "./report-builder.js";
 
@@ -105,6 +106,8 @@ async function abort(ctx: ControllerContext, dm: DatastoreMigration): Promise<Re
 
 /** A Failed migration that was not rolled back: the finalizer goes, everything else stays as it is. */
 async function leaveAsIs(ctx: ControllerContext, dm: DatastoreMigration): Promise<Result> {
+  // The pre-copy's door is not part of what is kept (a Failed reconcile may not have closed it yet).
+  dm = await closePrecopy(ctx, dm);
   await ctx.events.record(dm, "Warning", "DeletedWithoutRollback",
     `deleted after failing past Converged; nothing is rolled back (${decisionReason(dm)}): the v3 data, the v1 CRDs and the v1 lock are left as they are`);
   return removeFinalizer(ctx, dm);

@@ -6,6 +6,8 @@
 import {
   ConditionReason,
   ConditionType,
+  DeletionDecision,
+  deletionDecisionOf,
   MIGRATION_NAME,
   MigrationType,
   Phase,
@@ -22,6 +24,7 @@ import { handleDeletion } from "./phase-deletion.js";
 import { handleMigrating } from "./phase-migrating.js";
 import { handlePending } from "./phase-pending.js";
 import { handleWaiting } from "./phase-waiting.js";
+import { closePrecopy } from "./precopy.js";
 import { failMigration, finishRestore, restoredMessage, restorePending } from "./restore.js";
 
 /** How recent another manager's status write must be for us to stand back. */
@@ -79,7 +82,11 @@ export async function reconcile(ctx: ControllerContext): Promise<Result> {
   if (phaseOf(dm) === Phase.Failed) {
     // A restore that must wait (a resource it cannot list) is looked at again at the poll interval.
     dm = await finishRestore(ctx, dm, restoredMessage(dm));
-    return restorePending(dm) ? requeueAfter(ctx.config.pollIntervalMs) : done;
+    if (restorePending(dm)) return requeueAfter(ctx.config.pollIntervalMs);
+    // Failed at Converged keeping the v3 data: the pre-copy's door goes as on the way to Complete
+    // (copies relabelled v3 first), rather than stay on the v3 CRDs for good.
+    if (deletionDecisionOf(dm) === DeletionDecision.Complete) await closePrecopy(ctx, dm);
+    return done;
   }
   if (dm.spec?.type !== MigrationType.APIServerToCRDs) {
     throw new TerminalError(`unsupported migration type: "${dm.spec?.type ?? ""}" (only "${MigrationType.APIServerToCRDs}" is supported)`);

@@ -11,7 +11,6 @@
 import { v1Resource, type CalicoKind } from "../calico/kinds.js";
 import { convertV1ToV3 } from "../convert/convert.js";
 import type { JsonSchema } from "../convert/schema.js";
-import { convertUid } from "../convert/uid.js";
 import { isNotFound } from "../kube/errors.js";
 import type { KubeObject } from "../kube/object.js";
 import type { EngineOptions } from "./engine-options.js";
@@ -19,7 +18,7 @@ import { fieldManagerOf, v3Of } from "./copy-writes.js";
 import { forEachConcurrent } from "./pool.js";
 import { keyOfConverted, processObject, settleSourceless, syncKind, syncRetryOptions, whereOf, type SyncMode, type SyncSession } from "./sync-kind.js";
 import { emptyKindResult, type KindResult } from "./types.js";
-import { KindMetadata, listKindMetadata, type V3Meta } from "./kind-metadata.js";
+import { KindMetadata, listKindMetadata } from "./kind-metadata.js";
 import { v3Entry, type V3Entry } from "./v3-index.js";
 import { assertFromV3Storage } from "./v3-origin.js";
 import { withRetries } from "./write-retry.js";
@@ -28,16 +27,6 @@ import { withRetries } from "./write-retry.js";
 export function fullPassThreshold(total: number): number {
   return Math.max(1000, Math.floor(total / 10));
 }
-
-/** The v3-view uid a v1 object's references carry, or undefined when its uid has none (the full read reports it). */
-function viewUid(v1Uid: string | undefined): string | undefined {
-  try {
-    return convertUid(v1Uid ?? "");
-  } catch {
-    return undefined;
-  }
-}
-
 
 /** Runs one metadata-first pass over a kind (modes "copy" and "verify"; "detect" uses the full pass). */
 export async function deltaKind(
@@ -63,31 +52,32 @@ export async function deltaKind(
   // In step, or to be read in full.
   const seenV3 = new Set<string>();
   const outOfStep: string[] = [];
-  const inStep: { v3: V3Meta; viewUid: string; key: string }[] = [];
-  for (const [key, cr] of meta.v1) {
-    const copy = meta.copies.get(key);
-    const uid = viewUid(cr.uid);
-    if (copy && copy.untouched && copy.sourceRv === cr.rv && uid !== undefined) inStep.push({ v3: copy, viewUid: uid, key });
+  let inStep = 0;
+  for (const [key, copy] of meta.v1()) {
+    if (copy !== undefined) inStep++;
     else outOfStep.push(key);
   }
 
-  const total = inStep.length + outOfStep.length;
+  const total = inStep + outOfStep.length;
   if (outOfStep.length > fullPassThreshold(total)) {
     opts.log?.info({ kind: kind.kind, total, outOfStep: outOfStep.length }, "most of the kind changed since its copy: full pass");
     return syncKind(opts, session, kind, schema, mode, onPage);
   }
 
-  for (const s of inStep) {
-    seenV3.add(s.v3.key);
-    session.uidMap.set(s.viewUid, s.v3.uid);
-    const from = whereOf(s.key);
-    const v3Name = whereOf(s.v3.key).name;
-    if (v3Name !== from.name) result.renames.push({ kind: kind.kind, namespace: from.namespace, from: from.name, to: v3Name });
+  // In step: nothing is read. Their uids are not known here; an owner among them that something
+  // read in full references is looked up then (resolveOwner).
+  for (const [key, copy] of meta.v1()) {
+    if (copy === undefined) continue;
+    seenV3.add(copy);
+    if (copy !== key) {
+      const from = whereOf(key);
+      result.renames.push({ kind: kind.kind, namespace: from.namespace, from: from.name, to: whereOf(copy).name });
+    }
     opts.onOutcome?.(kind.kind, "skipped");
   }
   result.total = total;
-  result.skipped = inStep.length;
-  result.alreadyCopied = inStep.length;
+  result.skipped = inStep;
+  result.alreadyCopied = inStep;
   onPage?.(result);
 
   // What changed since its copy (or has none): read in full, both sides, and handled as the full pass would.
@@ -109,7 +99,7 @@ export async function deltaKind(
     seenV3.add(target);
     if (c.renamedFrom !== undefined) result.renames.push({ kind: kind.kind, namespace: c.v3.metadata.namespace, from: c.renamedFrom, to: c.v3.metadata.name ?? "" });
     const index = new Map<string, V3Entry>();
-    if (meta.v3.has(target)) {
+    if (meta.hasV3(target)) {
       const current = await withRetries(async () => {
         try {
           const got = await session.slots.run(() => opts.client.get(v3Of(opts, kind), c.v3.metadata.name ?? "", c.v3.metadata.namespace, opts.signal));
@@ -127,7 +117,7 @@ export async function deltaKind(
   onPage?.(result);
 
   // v3 objects that no v1 object maps to: copies of ours (untouched) are removed, the rest reported in verify mode.
-  await settleSourceless(opts, session, kind, schema, mode, result, meta.v3, seenV3);
+  await settleSourceless(opts, session, kind, schema, mode, result, meta.v3(), seenV3);
   result.durationMs = Date.now() - started;
   return result;
 }

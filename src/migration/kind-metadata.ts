@@ -1,29 +1,29 @@
 /**
- * What the metadata-first pass knows of one kind without reading a spec: every v1 object's key,
- * resourceVersion and uid, and every v3 object's key, uid and what its annotations and
- * managedFields say about who wrote it. It comes from two metadata lists (each a consistent
- * snapshot at its list's resourceVersion) and can be brought up to date by replaying the changes
- * since those resourceVersions (a watch per side), so that the final delta inside the locked window
- * pays for what changed since the last catch-up pass, not for what exists. Only metadata is held
- * (about 150 bytes an object), never a spec.
+ * What the metadata-first pass knows of one kind without reading a spec: every v1 object's key
+ * and resourceVersion, and every v3 object's key and what its annotations and managedFields say
+ * about who wrote it. It comes from two metadata lists (each a consistent snapshot at its list's
+ * resourceVersion) and can be brought up to date by replaying the changes since those
+ * resourceVersions (a watch per side), so that the final delta inside the locked window pays for
+ * what changed since the last catch-up pass, not for what exists.
+ *
+ * It is held for every kind at once (from the last catch-up pass to the final delta), inside a
+ * controller whose heap is 128 MB, so the usual case is stored as little as possible: a v1 object
+ * whose copy at the same key is ours, untouched and made from its current resourceVersion is one
+ * map entry whose value is that resourceVersion as a number (about 90 bytes with its key). Only
+ * the rest (changed, renamed, a user's object, no copy, a non-numeric resourceVersion) keeps a
+ * small record. No uid is kept: the owners of what the pass reads in full are looked up when
+ * needed (sync-kind.ts, resolveOwner).
  */
 import { Names } from "../api/datastore-migration.js";
+import { convertUid } from "../convert/uid.js";
 import type { KubeClient } from "../kube/client.js";
 import { describeError, isGone } from "../kube/errors.js";
 import type { KubeObject, WatchEvent } from "../kube/object.js";
 import { objectKey, type ResourceRef } from "../kube/resource.js";
 import { ownedOnlyBy } from "./v3-index.js";
 
-/** What the metadata of a v1 object gives. */
-export interface V1Meta {
-  rv: string;
-  uid?: string;
-}
-
 /** What the metadata of a v3 object gives. */
 export interface V3Meta {
-  key: string;
-  uid: string;
   migratedBy?: string;
   /** The v1 resourceVersion a copy was made from. */
   sourceRv?: string;
@@ -32,6 +32,17 @@ export interface V3Meta {
   /** The v1 key a copy was made from (its recorded source name when renamed, else its own key). */
   sourceKey: string;
 }
+
+/** Anything but the usual case, at one key: the v1 object (resourceVersion, whether its uid converts) and the v3 object. */
+interface Irregular {
+  v1Rv?: string;
+  /** The v1 uid has no v3-view form: the object is read in full (and reported) every time. */
+  badUid?: boolean;
+  v3?: V3Meta;
+}
+
+/** A number: v1 and our untouched copy in step at that resourceVersion. Anything else: a record. */
+type Row = number | Irregular;
 
 /** One side's replayed changes, for the verification that follows: where the replay started and each event it applied. */
 export interface ReplayLog {
@@ -50,14 +61,20 @@ const REPLAY_SECONDS = 2;
 /** A change still arriving this long after the replay started means writes are going on: inconclusive. */
 const REPLAY_SETTLE_MS = 1500;
 
+function uidConverts(uid: string | undefined): boolean {
+  try {
+    convertUid(uid ?? "");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The metadata of one kind's v1 objects and v3 objects, as of two resourceVersions. */
 export class KindMetadata {
-  /** v1 key → resourceVersion and uid. */
-  readonly v1 = new Map<string, V1Meta>();
-  /** v3 key → metadata. */
-  readonly v3 = new Map<string, V3Meta>();
-  /** This migration's copies that record their source resourceVersion, by the v1 key they were made from. */
-  readonly copies = new Map<string, V3Meta>();
+  private readonly rows = new Map<string, Row>();
+  /** Copies of ours whose v3 key is not their source's key (renamed objects): source key → v3 key. */
+  private readonly renamed = new Map<string, string>();
 
   constructor(
     /** uid of the migration (its copies carry it in `migrated-by`). */
@@ -73,7 +90,18 @@ export class KindMetadata {
   /** Records a v1 object (as listed, or as a watch event gave it). */
   setV1(obj: KubeObject, namespaced: boolean): void {
     const key = objectKey(namespaced ? obj.metadata.namespace : undefined, obj.metadata.name ?? "");
-    this.v1.set(key, { rv: obj.metadata.resourceVersion ?? "", uid: obj.metadata.uid });
+    const row = this.irregular(key);
+    row.v1Rv = obj.metadata.resourceVersion ?? "";
+    row.badUid = uidConverts(obj.metadata.uid) ? undefined : true;
+    this.store(key, row);
+  }
+
+  /** Forgets the v1 object at `key`. */
+  deleteV1(key: string): void {
+    const row = this.irregular(key);
+    row.v1Rv = undefined;
+    row.badUid = undefined;
+    this.store(key, row);
   }
 
   /** Records a v3 object, replacing what was known under its key. */
@@ -82,30 +110,32 @@ export class KindMetadata {
     const key = objectKey(obj.metadata.namespace, obj.metadata.name ?? "");
     this.deleteV3(key);
     const by = a[Names.migratedBy];
-    const m: V3Meta = {
-      key,
-      uid: obj.metadata.uid ?? "",
+    const meta: V3Meta = {
       // One string for every copy of ours rather than one per object.
       migratedBy: by === this.migrationUid ? this.migrationUid : by,
       sourceRv: a[Names.sourceResourceVersion],
       untouched: ownedOnlyBy(obj, this.manager),
       sourceKey: objectKey(obj.metadata.namespace, a[Names.sourceName] ?? obj.metadata.name ?? ""),
     };
-    this.v3.set(key, m);
-    if (m.migratedBy === this.migrationUid && m.sourceRv !== undefined) this.copies.set(m.sourceKey, m);
+    const row = this.irregular(key);
+    row.v3 = meta;
+    this.store(key, row);
+    if (meta.sourceKey !== key && this.isCopy(meta)) this.renamed.set(meta.sourceKey, key);
   }
 
   /** Forgets the v3 object at `key`. */
   deleteV3(key: string): void {
-    const old = this.v3.get(key);
+    const row = this.irregular(key);
+    const old = row.v3;
     if (!old) return;
-    this.v3.delete(key);
-    if (this.copies.get(old.sourceKey) === old) this.copies.delete(old.sourceKey);
+    row.v3 = undefined;
+    this.store(key, row);
+    if (this.renamed.get(old.sourceKey) === key) this.renamed.delete(old.sourceKey);
   }
 
   /** Applies one v1 watch event. */
   applyV1(ev: WatchEvent, namespaced: boolean): void {
-    if (ev.type === "DELETED") this.v1.delete(objectKey(namespaced ? ev.object.metadata.namespace : undefined, ev.object.metadata.name ?? ""));
+    if (ev.type === "DELETED") this.deleteV1(objectKey(namespaced ? ev.object.metadata.namespace : undefined, ev.object.metadata.name ?? ""));
     else if (ev.type === "ADDED" || ev.type === "MODIFIED") this.setV1(ev.object, namespaced);
   }
 
@@ -113,6 +143,71 @@ export class KindMetadata {
   applyV3(ev: WatchEvent): void {
     if (ev.type === "DELETED") this.deleteV3(objectKey(ev.object.metadata.namespace, ev.object.metadata.name ?? ""));
     else if (ev.type === "ADDED" || ev.type === "MODIFIED") this.setV3(ev.object);
+  }
+
+  /** Every v1 object: its key and, when it is in step with a copy of ours, that copy's v3 key. */
+  *v1(): Generator<[key: string, inStepCopy: string | undefined]> {
+    for (const [key, row] of this.rows) {
+      if (typeof row === "number") yield [key, key];
+      else if (row.v1Rv !== undefined) yield [key, row.badUid ? undefined : this.inStepCopy(key, row.v1Rv)];
+    }
+  }
+
+  /** Number of v1 objects. */
+  get v1Count(): number {
+    let n = 0;
+    for (const row of this.rows.values()) if (typeof row === "number" || row.v1Rv !== undefined) n++;
+    return n;
+  }
+
+  /** Whether a v3 object exists at `key`. */
+  hasV3(key: string): boolean {
+    const row = this.rows.get(key);
+    return row !== undefined && (typeof row === "number" || row.v3 !== undefined);
+  }
+
+  /** Every v3 object with what settling a sourceless one needs. */
+  *v3(): Generator<[key: string, meta: Pick<V3Meta, "migratedBy" | "sourceRv" | "untouched">]> {
+    for (const [key, row] of this.rows) {
+      if (typeof row === "number") yield [key, { migratedBy: this.migrationUid, sourceRv: String(row), untouched: true }];
+      else if (row.v3) yield [key, row.v3];
+    }
+  }
+
+  /** The v3 key of the copy in step with v1 object `key` at `rv`, if any. */
+  private inStepCopy(key: string, rv: string): string | undefined {
+    const at = this.renamed.get(key) ?? key;
+    const row = this.rows.get(at);
+    if (row === undefined) return undefined;
+    if (typeof row === "number") return at === key && String(row) === rv ? at : undefined;
+    const c = row.v3;
+    return c && this.isCopy(c) && c.untouched && c.sourceKey === key && c.sourceRv === rv ? at : undefined;
+  }
+
+  private isCopy(m: V3Meta): boolean {
+    return m.migratedBy === this.migrationUid && m.sourceRv !== undefined;
+  }
+
+  /** The row at `key` as a record (a fresh one when there is none). */
+  private irregular(key: string): Irregular {
+    const row = this.rows.get(key);
+    if (row === undefined) return {};
+    if (typeof row !== "number") return row;
+    const rv = String(row);
+    return { v1Rv: rv, v3: { migratedBy: this.migrationUid, sourceRv: rv, untouched: true, sourceKey: key } };
+  }
+
+  /** Stores a record, as a number when it is the usual case, and drops an empty one. */
+  private store(key: string, row: Irregular): void {
+    const c = row.v3;
+    if (row.v1Rv === undefined && c === undefined) {
+      this.rows.delete(key);
+      return;
+    }
+    const n = Number(row.v1Rv);
+    const usual = !row.badUid && c !== undefined && this.isCopy(c) && c.untouched && c.sourceKey === key && c.sourceRv === row.v1Rv &&
+      Number.isSafeInteger(n) && n >= 0 && String(n) === row.v1Rv;
+    this.rows.set(key, usual ? n : row);
   }
 }
 

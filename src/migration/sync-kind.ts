@@ -4,13 +4,15 @@
  * absent (created, in "copy" and "verify" modes). Calico owner references are pointed at the
  * owners' new v3 uids before the create, so the garbage collector never sees a stale owner.
  */
-import { isCalicoApiVersion, v1Resource, type CalicoKind } from "../calico/kinds.js";
+import { Names } from "../api/datastore-migration.js";
+import { isCalicoApiVersion, kindByName, v1Resource, type CalicoKind } from "../calico/kinds.js";
 import { convertV1ToV3, type ConvertedObject } from "../convert/convert.js";
 import { specDiff } from "../convert/normalize.js";
 import type { JsonSchema } from "../convert/schema.js";
+import { convertUid } from "../convert/uid.js";
 import { isAlreadyExists, isNotFound, type ApiError } from "../kube/errors.js";
 import type { KubeObject, OwnerReference } from "../kube/object.js";
-import { apiVersionOf, objectKey } from "../kube/resource.js";
+import { apiVersionOf, objectKey, type ResourceRef } from "../kube/resource.js";
 import { CreateRefusedError, refusalOf } from "./create-refused.js";
 import type { EngineOptions } from "./engine-options.js";
 import { forEachConcurrent, forEachPulled, Limiter } from "./pool.js";
@@ -18,7 +20,7 @@ import { readAhead } from "./read-ahead.js";
 import { specHash } from "./spec-hash.js";
 import { emptyKindResult, type KindResult } from "./types.js";
 import { copyBody, fieldManagerOf, guardRenamedCreate, isOurCopy, isStaleCopy, removeStaleCopy, updateCopy, v3Of } from "./copy-writes.js";
-import { indexV3, v3Entry, type V3Entry } from "./v3-index.js";
+import { indexV3, ownedOnlyBy, v3Entry, type V3Entry } from "./v3-index.js";
 import { AggregatedAnswerError, assertFromV3Storage, isAggregatedView } from "./v3-origin.js";
 import { withRetries, type WriteRetryOptions } from "./write-retry.js";
 
@@ -223,7 +225,7 @@ export async function processObject(
       ownerReferences.push(r);
       continue;
     }
-    const uid = session.uidMap.get(r.uid);
+    const uid = session.uidMap.get(r.uid) ?? (await resolveOwner(opts, session, r, c.v3.metadata.namespace, result));
     if (uid) ownerReferences.push({ ...r, uid });
     else result.droppedOwnerReferences.push({ kind: kind.kind, namespace: c.v3.metadata.namespace, name: c.v3.metadata.name ?? "", owner: { kind: r.kind, name: r.name, uid: r.uid } });
   }
@@ -277,6 +279,44 @@ export async function processObject(
   // Created meanwhile by an earlier run of this migration, from an older v1 version: brought up to date.
   if (isStaleCopy(opts, entry, c, hash)) await refreshCopy(opts, session, c, result, schema, body, index, hash);
   else await classifyExisting(opts, session, c, result, schema, entry, hash, current);
+}
+
+/**
+ * The v3 uid of a Calico owner that nothing in this pass put in the uid map. A metadata-first
+ * pass reads nothing of the objects in step with their copies, so an owner among them is looked
+ * up when a dependent read in full needs it: the copy at the reference's name must be ours,
+ * untouched and made from the current version of a v1 object whose v3-view uid is the
+ * reference's. Anything else is not an owner in step (undefined: the reference is dropped and
+ * reported, as for an owner missing from v1).
+ */
+async function resolveOwner(opts: EngineOptions, session: SyncSession, ref: OwnerReference, namespace: string | undefined, result: KindResult): Promise<string | undefined> {
+  const kind = opts.metadataFirst ? kindByName(ref.kind) : undefined;
+  if (!kind) return undefined;
+  const ns = kind.namespaced ? namespace : undefined;
+  const get = (resource: ResourceRef, name: string) => withRetries(async () => {
+    try {
+      return await session.slots.run(() => opts.client.get(resource, name, ns, opts.signal));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }, syncRetryOptions(opts, result));
+  const copy = await get(v3Of(opts, kind), ref.name);
+  const a = copy?.metadata.annotations ?? {};
+  if (!copy || !isOurCopy(opts, { migratedBy: a[Names.migratedBy], sourceRv: a[Names.sourceResourceVersion] }) || !ownedOnlyBy(copy, fieldManagerOf(opts))) return undefined;
+  const source = await get(v1Resource(kind), a[Names.sourceName] ?? ref.name);
+  if (!source || source.metadata.resourceVersion !== a[Names.sourceResourceVersion] || viewUidOf(source.metadata.uid) !== ref.uid) return undefined;
+  session.uidMap.set(ref.uid, copy.metadata.uid ?? "");
+  return copy.metadata.uid;
+}
+
+/** The v3-view uid of a v1 uid, or undefined when it has none. */
+function viewUidOf(v1Uid: string | undefined): string | undefined {
+  try {
+    return convertUid(v1Uid ?? "");
+  } catch {
+    return undefined;
+  }
 }
 
 async function classifyExisting(

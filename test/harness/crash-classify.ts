@@ -119,7 +119,12 @@ export function writtenStatus(r: ProxiedRequest): NonNullable<DatastoreMigration
 
 /** A list (not a watch) of a crd.projectcalico.org/v1 kind. */
 export function isV1List(r: ProxiedRequest): boolean {
-  return r.method === "GET" && !r.watch && /^\/apis\/crd\.projectcalico\.org\/v1\/(namespaces\/[^/]+\/)?[a-z]+$/.test(r.path);
+  return !r.watch && isV1Read(r);
+}
+
+/** A list or a watch of a crd.projectcalico.org/v1 kind (the verification by fence watches, the full one lists). */
+export function isV1Read(r: ProxiedRequest): boolean {
+  return r.method === "GET" && /^\/apis\/crd\.projectcalico\.org\/v1\/(namespaces\/[^/]+\/)?[a-z]+$/.test(r.path);
 }
 
 /** A create of a projectcalico.org/v3 object (not a dry run). */

@@ -8,7 +8,7 @@ import { Names, type DatastoreMigration } from "../../src/api/datastore-migratio
 import { getAggregatedApiService } from "../../src/migration/apiservice.js";
 import { proxyForCluster } from "./cluster-proxy.js";
 import { ControllerProcess } from "./controller-process.js";
-import { classifyCrash, isDoorEdit, isPostDrainWork, isStatusWrite, isV1List, isV3Create, v3StorageVersion, writtenStatus, type CrashStep } from "./crash-classify.js";
+import { classifyCrash, isDoorEdit, isPostDrainWork, isStatusWrite, isV1List, isV1Read, isV3Create, v3StorageVersion, writtenStatus, type CrashStep } from "./crash-classify.js";
 import type { FaultProxy, ProxiedRequest } from "./fault-proxy.js";
 import { getMigration } from "./migration-cr.js";
 import { prng, type Prng } from "./prng.js";
@@ -136,7 +136,7 @@ export class CrashLoop {
       case "mid-page":
         return this.killOn(step, (x) => copying() && isV1List(x) && x.query.has("continue"));
       case "verification":
-        return this.killOn(step, (x) => migrating() && !copying() && isV1List(x));
+        return this.killOn(step, (x) => migrating() && !copying() && isV1Read(x));
       case "converged":
         await this.waitFor((x) => isStatusWrite(x) && writtenStatus(x).phase === "Converged", false);
         return this.killAfter(step, r.between(300, 1500));

@@ -1,6 +1,7 @@
 /**
  * Abort (delete the DatastoreMigration) at every step before Converged — while planning, during
- * the drain, between the v1 lock and the APIService delete, mid-copy, during verification, and
+ * the pre-copy, during the drain, during the final delta, between the v1 lock and the APIService
+ * delete, mid-copy (the copy inside the lock, --no-precopy), during verification, and
  * in WaitingForConflictResolution — and at Converged, where a rollback is safe (no component
  * switched, nothing written to v3 since the copy): each once with the controller running through
  * the abort and once SIGKILLed during it (at Converged: half-way through deleting the v3 copies,
@@ -13,12 +14,14 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { MIGRATION_NAME, migrationResource, Names } from "../../src/api/datastore-migration.js";
-import { CLUSTER_INFORMATION_V1, kindByName } from "../../src/calico/kinds.js";
+import { CALICO_KINDS, CLUSTER_INFORMATION_V1, kindByName } from "../../src/calico/kinds.js";
 import type { KubeObject } from "../../src/kube/object.js";
+import { DOOR_VERSION, v3CrdName } from "../../src/migration/precopy-door.js";
+import { CRDS } from "../../src/migration/prerequisites.js";
 import { resetApiServerMode } from "../harness/api-server-mode.js";
 import { takeSnapshot, snapshotDifferences, type ClusterSnapshot } from "../harness/cluster-snapshot.js";
 import { installControllerManifests } from "../harness/controller.js";
-import { isV1List, isV3Create } from "../harness/crash-classify.js";
+import { isV1List, isV1Read, isV3Create, v3StorageVersion } from "../harness/crash-classify.js";
 import { CrashLoop } from "../harness/crash-loop.js";
 import { consistently } from "../harness/eventually.js";
 import { createMigration, eventsFor, getApiService, waitGone, waitMigration } from "../harness/migration-cr.js";
@@ -28,7 +31,7 @@ import { createV3, listAllV3, withV3Storage } from "../harness/v3-storage.js";
 
 const SEED = 777;
 const DM = migrationResource("v1");
-const STEPS = ["planning", "drain", "lock-to-apiservice-delete", "mid-copy", "verification", "waiting", "converged"] as const;
+const STEPS = ["planning", "precopy", "drain", "final-delta", "lock-to-apiservice-delete", "mid-copy", "verification", "waiting", "converged"] as const;
 type Step = (typeof STEPS)[number];
 
 const cluster = await sharedCluster();
@@ -57,8 +60,21 @@ describe("abort at every step up to Converged", () => {
       for (const o of PREEXISTING) await createV3(admin, o);
     });
     snapshot = await takeSnapshot(admin, seeded.namespaces);
-    loop = await CrashLoop.start({ cluster, seed: SEED, drainMs: 2000, extraArgs: ["--no-validate"], stepTimeoutMs: 60_000 });
+    loop = await startLoop(true);
   });
+
+  let precopyLoop = true;
+  function startLoop(precopy: boolean): Promise<CrashLoop> {
+    precopyLoop = precopy;
+    return CrashLoop.start({ cluster, seed: SEED, drainMs: 2000, extraArgs: ["--no-validate", ...(precopy ? [] : ["--no-precopy"])], stepTimeoutMs: 60_000 });
+  }
+
+  /** The copy inside the lock (mid-copy) is the fallback's: its controller runs with --no-precopy. */
+  async function useLoop(precopy: boolean): Promise<void> {
+    if (precopyLoop === precopy) return;
+    await loop.stop();
+    loop = await startLoop(precopy);
+  }
 
   after(async () => {
     await loop?.stop();
@@ -85,6 +101,16 @@ describe("abort at every step up to Converged", () => {
         // The plan starts with a one-item list of every v1 kind (it is re-run only when they changed).
         deleted = deleteOn(step, (r) => isV1List(r) && r.query.get("limit") === "1" && loop.lastStatus.phase === "Pending" && !loop.lastStatus.datastoreLockedAt);
         break;
+      case "precopy": {
+        // The tenth copy the pre-copy writes through the door, nothing locked.
+        let n = 0;
+        deleted = deleteOn(step, (r) => r.method === "POST" && v3StorageVersion(r) === "v3migration" && !loop.lastStatus.datastoreLockedAt && ++n === 10);
+        break;
+      }
+      case "final-delta":
+        // The final delta's first request through the door, v1 locked and drained.
+        deleted = deleteOn(step, (r) => v3StorageVersion(r) === "v3migration" && !!loop.lastStatus.datastoreLockedAt && (loop.lastStatus.phase ?? "Pending") === "Pending");
+        break;
       case "lock-to-apiservice-delete":
         deleted = deleteOn(step, (r) => r.method === "DELETE" && r.path.endsWith("/apiservices/v3.projectcalico.org"));
         break;
@@ -94,7 +120,7 @@ describe("abort at every step up to Converged", () => {
         break;
       }
       case "verification":
-        deleted = deleteOn(step, (r) => loop.lastStatus.phase === "Migrating" && loop.lastStatus.progress?.currentType === "" && isV1List(r));
+        deleted = deleteOn(step, (r) => loop.lastStatus.phase === "Migrating" && loop.lastStatus.progress?.currentType === "" && isV1Read(r));
         break;
       case "waiting":
         // The user creates a conflicting v3 object right after the APIService is unregistered.
@@ -136,6 +162,7 @@ describe("abort at every step up to Converged", () => {
         const expected = step === "converged" ? "rollback" : "abort";
         const killed = !crash ? undefined : step === "converged" ? loop.crashAt("rollback", { maxNth: 30 }) : loop.crashAt("abort", { maxNth: step === "planning" || step === "drain" ? 2 : 4 });
         let uid = "";
+        await useLoop(step !== "mid-copy");
         try {
           uid = await abortAt(step);
           uids.push(uid);
@@ -152,6 +179,13 @@ describe("abort at every step up to Converged", () => {
         }
         const differences = snapshotDifferences(snapshot, await takeSnapshot(admin, seeded.namespaces));
         assert.deepEqual(differences, [], "nothing changed");
+        // The pre-copy's temporary version is gone from every v3 CRD; v3 stays their only stored version.
+        for (const kind of CALICO_KINDS) {
+          const crd = await admin.get(CRDS, v3CrdName(kind));
+          const spec = crd.spec as { versions: { name: string }[] };
+          assert.deepEqual(spec.versions.map((v) => v.name).filter((v) => v === DOOR_VERSION), [], `${kind.kind}: no ${DOOR_VERSION} version left`);
+          assert.deepEqual((crd.status as { storedVersions?: string[] }).storedVersions, ["v3"], `${kind.kind}: storedVersions`);
+        }
         if (step === "converged") {
           // Decided once (before the kill), honoured after the restart: rolled back, not driven on.
           const dm = { metadata: { uid }, spec: { type: "" } };

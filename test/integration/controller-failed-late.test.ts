@@ -8,6 +8,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { DeletionDecision, Names } from "../../src/api/datastore-migration.js";
 import { CLUSTER_INFORMATION_V3, kindByName, V1_GROUP, v3Resource, type CalicoKind } from "../../src/calico/kinds.js";
+import { v3CrdName } from "../../src/migration/precopy-door.js";
 import { CRDS } from "../../src/migration/prerequisites.js";
 import { resetApiServerMode } from "../harness/api-server-mode.js";
 import { CORE_ROLE_OPT_OUT, installControllerManifests, startController, type RunningController } from "../harness/controller.js";
@@ -85,6 +86,12 @@ describe("controller: a terminal error at Converged or later", () => {
       await assertApiServiceUnregistered(cluster.admin);
       assert.deepEqual(await v1Lock(cluster.admin), { ready: false, lockedBy: created.metadata.uid });
     }, { durationMs: 3_000, message: "nothing is rolled back" });
+    // What is kept is the v3 data, not the pre-copy's temporary version: it goes as on the way to Complete.
+    await waitMigration(cluster.admin, (d) => assert.equal(d.metadata.annotations?.[Names.precopy], "closed"), { message: "the pre-copy door closed" });
+    const tierCrd = await cluster.admin.get(CRDS, v3CrdName(kindByName("Tier") as CalicoKind));
+    assert.deepEqual((tierCrd.spec as { versions: { name: string }[] }).versions.map((v) => v.name), ["v3"]);
+    const copy = await cluster.admin.get(v3Resource(kindByName("GlobalNetworkSet") as CalicoKind), "external");
+    assert.deepEqual((copy.metadata.managedFields ?? []).map((m) => (m as { apiVersion?: string }).apiVersion).filter((v) => v !== "projectcalico.org/v3"), [], "the copy's managedFields are relabelled v3");
 
     await deleteMigration(cluster.admin);
     await waitEvent(cluster.admin, dm, "DeletedWithoutRollback");

@@ -22,6 +22,7 @@ import type { EngineOptions } from "../../src/migration/engine-options.js";
 import { resetApiServerMode } from "../harness/api-server-mode.js";
 import { eventually } from "../harness/eventually.js";
 import { createThroughApi, seedSampleCluster } from "../harness/sample-cluster.js";
+import { ownerRefTo } from "../harness/v1-writer.js";
 import { sharedCluster, type TestCluster } from "../harness/shared-cluster.js";
 
 const UID = "00000000-0000-4000-8000-00000000de17";
@@ -176,6 +177,21 @@ describe("metadata-first passes after a pre-copy", () => {
     const replay = await replayKept(cluster.admin, kept, doorResource);
     assert.equal(replay.current.size, 0);
     assert.match(replay.dropped.join("; "), /^v1 GlobalNetworkSet: the changes since the last catch-up pass are no longer available$/);
+  });
+
+  test("a changed object whose Calico owner is in step keeps its owner reference, pointed at the owner's copy", async () => {
+    const owner = await createThroughApi(cluster.admin, { kind: "GlobalNetworkSet", metadata: { name: "owner-in-step" }, spec: { nets: ["10.7.0.0/16"] } });
+    await createThroughApi(cluster.admin, { kind: "GlobalNetworkSet", metadata: { name: "dependent-changed", ownerReferences: [ownerRefTo(owner, "GlobalNetworkSet")] }, spec: { nets: ["10.8.0.0/16"] } });
+    await runPass({ ...opts, metadataFirst: true }, "copy");
+    const ownerCopy = await cluster.admin.get(doorResource(GNS), "owner-in-step");
+    // Only the dependent changes: the owner is in step and read by nobody.
+    await cluster.admin.patch(v3Resource(GNS), "dependent-changed", { spec: { nets: ["10.9.0.0/16"] } }, "merge");
+    const delta = await runPass({ ...opts, metadataFirst: true }, "copy");
+    assert.equal(delta.kinds.find((k) => k.kind === "GlobalNetworkSet")?.refreshed, 1);
+    assert.deepEqual(delta.kinds.flatMap((k) => k.droppedOwnerReferences), [], "no owner reference dropped");
+    const copy = await cluster.admin.get(doorResource(GNS), "dependent-changed");
+    assert.deepEqual(copy.spec, { nets: ["10.9.0.0/16"] });
+    assert.deepEqual(copy.metadata.ownerReferences?.map((r) => `${r.kind}/${r.name}/${r.uid}`), [`GlobalNetworkSet/owner-in-step/${ownerCopy.metadata.uid}`]);
   });
 
   test("a kind where most objects changed is read by the full pass instead", () => {
