@@ -2,7 +2,7 @@
  * `npm run soak`: the long crash test. On its own control plane (garbage collector running), each
  * round seeds a few thousand mixed objects (seeded), then runs three migrations with the
  * controller as a process that is SIGKILLed and restarted:
- *   1. aborted: random kills, then the CR is deleted mid-copy and the abort itself is killed;
+ *   1. aborted: random kills, then the CR is deleted once v1 is locked and the abort itself is killed;
  *      the cluster must be exactly as before (v1, lock, APIService, foreign owner references);
  *   1b. rolled back at Converged: the CR is deleted while a rollback is safe and the controller is
  *      killed half-way through deleting the v3 copies; it must carry the recorded rollback on:
@@ -34,7 +34,7 @@ import { Churn } from "../test/harness/churn.js";
 import { CrashLoop, type CrashRecord } from "../test/harness/crash-loop.js";
 import { compareDatastores, describeComparison } from "../test/harness/datastore-compare.js";
 import { gcBarrier } from "../test/harness/gc-barrier.js";
-import { createMigration, getMigration, waitGone, waitPhase } from "../test/harness/migration-cr.js";
+import { createMigration, getMigration, waitGone, waitMigration, waitPhase } from "../test/harness/migration-cr.js";
 import { listAllV3, withV3Storage } from "../test/harness/v3-storage.js";
 import { CONFIGMAPS, seedScale, type ScaleSeedResult } from "../test/harness/scale-seed.js";
 import type { TestCluster } from "../test/harness/shared-cluster.js";
@@ -84,14 +84,16 @@ async function collectedDependents(cluster: TestCluster, seeded: ScaleSeedResult
   return missing;
 }
 
-/** Migration 1: random kills, then deleted mid-copy with the abort killed; the cluster must be as before. */
+/** Migration 1: random kills, then deleted once v1 is locked with the abort killed; the cluster must be as before. */
 async function abortedMigration(cluster: TestCluster, seed: number, seeded: ScaleSeedResult): Promise<CrashRecord[]> {
   const before = await takeSnapshot(cluster.admin, seeded.namespaces);
   const loop = await CrashLoop.start({ cluster, seed, drainMs: 3000, extraArgs: ["--no-validate"], log });
   try {
     await createMigration(cluster.admin);
     await loop.crashRandomly(3000);
-    await waitPhase(cluster.admin, "Migrating", { timeoutMs: 180_000 });
+    // Deleted once v1 is locked: during the drain or the final delta with the pre-copy (its
+    // Migrating phase only verifies, for a second or two), mid-copy without it.
+    await waitMigration(cluster.admin, (m) => assert.ok(m.status?.datastoreLockedAt, `locked (phase ${m.status?.phase ?? "Pending"})`), { timeoutMs: 180_000, message: "the v1 lock" });
     const abortKill = loop.crashAt("abort", { maxNth: 6 });
     await cluster.admin.delete(DM, MIGRATION_NAME);
     await abortKill;
