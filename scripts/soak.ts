@@ -76,11 +76,17 @@ async function collectedDependents(cluster: TestCluster, seeded: ScaleSeedResult
   for (const d of seeded.dependents) {
     const cm = await cluster.admin.get(CONFIGMAPS, d.name, d.namespace).catch(() => undefined);
     const owner = await cluster.admin.get(v3Resource(kindByName(d.owner.kind)!), d.owner.name, d.owner.namespace).catch(() => undefined);
-    if (!cm || !owner || cm.metadata.ownerReferences?.[0]?.uid !== owner.metadata.uid) missing++;
+    if (!cm || !owner || cm.metadata.ownerReferences?.[0]?.uid !== owner.metadata.uid) {
+      missing++;
+      log(`dependent ${d.namespace}/${d.name}: ${!cm ? "collected" : !owner ? `its owner ${d.owner.kind} ${d.owner.name} is missing in v3` : `points at ${JSON.stringify(cm.metadata.ownerReferences)}, the v3 owner's uid is ${owner.metadata.uid}`}`);
+    }
   }
   const policy = await cluster.admin.get(v3Resource(kindByName("GlobalNetworkPolicy")!), seeded.ownedPolicy).catch(() => undefined);
   const tier = await cluster.admin.get(v3Resource(kindByName("Tier")!), "security").catch(() => undefined);
-  if (!policy || policy.metadata.ownerReferences?.[0]?.uid !== tier?.metadata.uid) missing++;
+  if (!policy || policy.metadata.ownerReferences?.[0]?.uid !== tier?.metadata.uid) {
+    missing++;
+    log(`policy ${seeded.ownedPolicy}: ${!policy ? "missing in v3" : `points at ${JSON.stringify(policy.metadata.ownerReferences)}, the Tier's uid is ${tier?.metadata.uid}`}`);
+  }
   return missing;
 }
 

@@ -117,7 +117,8 @@ export class CrashLoop {
     const lockedPending = () => (this.status.phase ?? "Pending") === "Pending" && !!this.status.datastoreLockedAt;
     switch (step) {
       case "planner":
-        return this.killOn(step, nth(40)((x) => x.method === "POST" && x.query.get("dryRun") === "All"));
+        // The plan's one-item lists of every v1 kind, or its dry-run creates (only without the pre-copy, whose writes validate).
+        return this.killOn(step, nth(10)((x) => unlocked() && ((x.method === "POST" && x.query.get("dryRun") === "All") || (isV1List(x) && x.query.get("limit") === "1"))));
       case "precopy":
         return this.killOn(step, nth(60)((x) => unlocked() && x.method === "POST" && v3StorageVersion(x) === "v3migration"));
       case "final-delta":
