@@ -12,6 +12,7 @@ import type { Discovery } from "../kube/discovery.js";
 import { isForbidden, isNotFound, describeError } from "../kube/errors.js";
 import type { KubeObject, OwnerReference } from "../kube/object.js";
 import type { ResourceRef } from "../kube/resource.js";
+import { getAggregatedApiService } from "./apiservice.js";
 import { rebuildOwnerReferences, rewriteMetadata } from "./owner-rewrite.js";
 
 /** Annotation holding the original owner references of a detached object. */
@@ -172,10 +173,52 @@ export async function reattachForeignOwners(client: KubeClient, discovery: Disco
   return out;
 }
 
-/** On abort: puts every detached dependent's original owner references back exactly. */
+/** How the API server answered a GET of an original Calico owner, as the garbage collector will look it up. */
+export type OwnerAnswer = { uid: string | undefined } | "not-found" | "error";
+
+/**
+ * Whether a dependent may point at its original Calico owner again. Right after the APIService is
+ * registered again, projectcalico.org/v3 can still be answered by v3 CRD storage: another uid, or
+ * none once our copies are deleted. A reference restored then is dangling to the garbage
+ * collector, which deletes the dependent (the crash soak lost ConfigMaps this way). So: the
+ * reference's own uid (the Calico API server's view), or nothing once the APIService is Available
+ * (the owner was deleted by someone; its reference goes back as it was). An error answer (503
+ * from a Calico API server that is down) proves no absence to the garbage collector, and a down
+ * server must not hold the v1 lock: restored.
+ */
+export function originalOwnerServed(answer: OwnerAnswer, refUid: string, apiServiceAvailable: boolean): boolean {
+  if (answer === "error") return true;
+  if (answer === "not-found") return apiServiceAvailable;
+  return answer.uid === refUid;
+}
+
+/** Throws (the restore is retried) until every original Calico owner of `d` is served as originalOwnerServed requires. */
+async function assertOriginalOwnersServed(client: KubeClient, d: ForeignDependent): Promise<void> {
+  const svc = await getAggregatedApiService(client);
+  // No aggregated API to wait for (none was registered before the migration): nothing would change by waiting.
+  if (!svc) return;
+  const available = ((svc.status as { conditions?: { type?: string; status?: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === "Available" && c.status === "True");
+  for (const r of d.ownerReferences) {
+    const kind = isCalicoApiVersion(r.apiVersion) ? kindByName(r.kind) : undefined;
+    if (!kind) continue;
+    let answer: OwnerAnswer;
+    try {
+      answer = { uid: (await client.get(v3Resource(kind), r.name, kind.namespaced ? d.namespace : undefined)).metadata.uid };
+    } catch (err) {
+      answer = isNotFound(err) ? "not-found" : "error";
+    }
+    if (!originalOwnerServed(answer, r.uid, available)) {
+      throw new Error(`restoring the owner references of ${resourceName(d.resource)} ${d.namespace ? `${d.namespace}/` : ""}${d.name} waits until the Calico API server serves ${r.kind} ${r.name} again ` +
+        "(the garbage collector would find another owner or none, and delete it); retrying");
+    }
+  }
+}
+
+/** On abort: puts every detached dependent's original owner references back exactly, once their owners are served again. */
 export async function restoreForeignOwners(client: KubeClient, discovery: Discovery, migrationUid: string): Promise<number> {
   const scan = await scanForeignDependents(client, discovery, { labelSelector: `${DETACHED_LABEL}=${migrationUid}` });
   for (const d of scan.dependents) {
+    await assertOriginalOwnersServed(client, d);
     // From the object as it is now: our v3 references give way to the originals, anyone else's stay.
     await rewriteMetadata(client, d, (current) => {
       const refs = rebuildOwnerReferences(current.metadata.ownerReferences ?? [], d.ownerReferences, (o) => o);
