@@ -30,3 +30,13 @@ export function convertUid(uid: string): string {
   const h = bytes.map((b) => b.toString(16).padStart(2, "0")).join("");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
+
+/** The converted uid, or undefined for a uid that is not a UUID (a v1 object with no v3-view uid). */
+export function viewUidOf(uid: string | undefined): string | undefined {
+  try {
+    return convertUid(uid ?? "");
+  } catch (err) {
+    if (err instanceof InvalidUidError) return undefined;
+    throw err;
+  }
+}

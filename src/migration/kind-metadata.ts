@@ -15,7 +15,7 @@
  * needed (sync-kind.ts, resolveOwner).
  */
 import { Names } from "../api/datastore-migration.js";
-import { convertUid } from "../convert/uid.js";
+import { viewUidOf } from "../convert/uid.js";
 import type { KubeClient } from "../kube/client.js";
 import { describeError, isGone } from "../kube/errors.js";
 import type { KubeObject, WatchEvent } from "../kube/object.js";
@@ -61,15 +61,6 @@ const REPLAY_SECONDS = 2;
 /** A change still arriving this long after the replay started means writes are going on: inconclusive. */
 const REPLAY_SETTLE_MS = 1500;
 
-function uidConverts(uid: string | undefined): boolean {
-  try {
-    convertUid(uid ?? "");
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The metadata of one kind's v1 objects and v3 objects, as of two resourceVersions. */
 export class KindMetadata {
   private readonly rows = new Map<string, Row>();
@@ -92,7 +83,7 @@ export class KindMetadata {
     const key = objectKey(namespaced ? obj.metadata.namespace : undefined, obj.metadata.name ?? "");
     const row = this.irregular(key);
     row.v1Rv = obj.metadata.resourceVersion ?? "";
-    row.badUid = uidConverts(obj.metadata.uid) ? undefined : true;
+    row.badUid = viewUidOf(obj.metadata.uid) === undefined ? true : undefined;
     this.store(key, row);
   }
 
@@ -151,13 +142,6 @@ export class KindMetadata {
       if (typeof row === "number") yield [key, key];
       else if (row.v1Rv !== undefined) yield [key, row.badUid ? undefined : this.inStepCopy(key, row.v1Rv)];
     }
-  }
-
-  /** Number of v1 objects. */
-  get v1Count(): number {
-    let n = 0;
-    for (const row of this.rows.values()) if (typeof row === "number" || row.v1Rv !== undefined) n++;
-    return n;
   }
 
   /** Whether a v3 object exists at `key`. */

@@ -9,7 +9,7 @@ import { isCalicoApiVersion, kindByName, v1Resource, type CalicoKind } from "../
 import { convertV1ToV3, type ConvertedObject } from "../convert/convert.js";
 import { specDiff } from "../convert/normalize.js";
 import type { JsonSchema } from "../convert/schema.js";
-import { convertUid } from "../convert/uid.js";
+import { viewUidOf } from "../convert/uid.js";
 import { isAlreadyExists, isNotFound, type ApiError } from "../kube/errors.js";
 import type { KubeObject, OwnerReference } from "../kube/object.js";
 import { apiVersionOf, objectKey, type ResourceRef } from "../kube/resource.js";
@@ -308,15 +308,6 @@ async function resolveOwner(opts: EngineOptions, session: SyncSession, ref: Owne
   if (!source || source.metadata.resourceVersion !== a[Names.sourceResourceVersion] || viewUidOf(source.metadata.uid) !== ref.uid) return undefined;
   session.uidMap.set(ref.uid, copy.metadata.uid ?? "");
   return copy.metadata.uid;
-}
-
-/** The v3-view uid of a v1 uid, or undefined when it has none. */
-function viewUidOf(v1Uid: string | undefined): string | undefined {
-  try {
-    return convertUid(v1Uid ?? "");
-  } catch {
-    return undefined;
-  }
 }
 
 async function classifyExisting(
