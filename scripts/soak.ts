@@ -18,7 +18,8 @@
  * Flags: --rounds N (4) --seed S (1) --objects N (2000) --min-crashes N (30)
  *        --apiservers N (1): an HA control plane behind the round-robin front proxy;
  *        --lag-ms MS (0): with --apiservers > 1, the last replica keeps proxying projectcalico.org/v3
- *        to the Calico API server for MS after each APIService deletion (a lagging replica).
+ *        to the Calico API server for MS after each APIService deletion (a lagging replica);
+ *        --keep-logs: keep the control plane's logs (kept anyway when the soak fails).
  */
 import assert from "node:assert/strict";
 import { parseArgs } from "node:util";
@@ -48,6 +49,7 @@ const { values } = parseArgs({
     "min-crashes": { type: "string", default: "30" },
     apiservers: { type: "string", default: "1" },
     "lag-ms": { type: "string", default: "0" },
+    "keep-logs": { type: "boolean", default: false },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -241,7 +243,8 @@ function printTables(results: RoundResult[]): { allSteps: boolean; total: number
   return { allSteps: missing.length === 0, total: all.length };
 }
 
-const cp = await ControlPlane.start({ log, apiservers: Number(values.apiservers) });
+// The garbage collector logs each decision (--v=5), kept with the other logs when the soak fails.
+const cp = await ControlPlane.start({ log, apiservers: Number(values.apiservers), controllerManagerVerbosity: 5 });
 if (Number(values["lag-ms"]) > 0) await cp.setLag(Number(values["lag-ms"]));
 const cluster: TestCluster = { admin: cp.admin, kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, serviceAccountKubeconfig: (ns, n) => cp.serviceAccountKubeconfig(ns, n), sideState: () => cp.sideState() };
 const results: RoundResult[] = [];
@@ -257,7 +260,9 @@ try {
   failure = err;
   console.error(`soak failed: ${(err as Error).stack ?? String(err)}`);
 } finally {
-  await cp.stop();
+  const keep = values["keep-logs"] || Boolean(failure) || results.some((r) => r.lost || r.duplicated || r.conflicts || r.collected);
+  await cp.stop(keep);
+  if (keep) console.error(`the control plane's logs are kept in ${cp.dir}/logs`);
 }
 const { allSteps, total } = printTables(results);
 const clean = results.every((r) => r.lost === 0 && r.duplicated === 0 && r.conflicts === 0 && r.collected === 0);

@@ -123,7 +123,7 @@ export class CalicoApiServer {
     // Writes are logged (the side process's log) as they are asked for, and recorded once they are
     // carried out: who changed v1 storage through the aggregated API.
     const write: CalicoWrite = { verb, resource: kind.v3Plural, namespace, name, user: caller.user };
-    if (!["get", "list", "watch"].includes(verb)) console.log(`${new Date().toISOString()} ${verb} ${path} by ${caller.user}`);
+    if (!["get", "list", "watch"].includes(verb)) console.log(`${new Date().toISOString()} ${verb} ${path} by ${caller.user} (${req.headers["user-agent"] ?? "no user agent"})`);
     if (READ_ONLY.has(kind.converter) && !["get", "list", "watch"].includes(verb)) {
       return status(res, 405, "MethodNotAllowed", `${kind.kind} is read-only through the Calico API server`);
     }
@@ -132,14 +132,17 @@ export class CalicoApiServer {
     const query = Object.fromEntries(url.searchParams);
     switch (verb) {
       case "watch":
-        return this.watch(res, kind, ref, namespace, query);
+        return this.watch(res, kind, ref, namespace, query, asPartial(req));
       case "list": {
         const list = await this.options.storage.request<KubeList>("GET", collectionPath(ref, namespace), { query: pick(query, ["limit", "continue", "resourceVersion", "resourceVersionMatch"]) });
         const items = list.items.map((cr) => present(kind, cr));
-        return json(res, 200, { apiVersion: `${V3_GROUP}/v3`, kind: `${kind.kind}List`, metadata: list.metadata, items: metadataOnly(req) ? items.map(partial) : items });
+        if (metadataOnly(req)) return json(res, 200, { apiVersion: "meta.k8s.io/v1", kind: "PartialObjectMetadataList", metadata: list.metadata, items: items.map(partial) });
+        return json(res, 200, { apiVersion: `${V3_GROUP}/v3`, kind: `${kind.kind}List`, metadata: list.metadata, items });
       }
-      case "get":
-        return json(res, 200, present(kind, await this.getV1(kind, ref, name ?? "", namespace)));
+      case "get": {
+        const obj = present(kind, await this.getV1(kind, ref, name ?? "", namespace));
+        return json(res, 200, asPartial(req) ? partial(obj) : obj);
+      }
       case "create": {
         const obj = withDefaultTypes(kind, body as KubeObject);
         const cr = v1FromV3({ ...obj, kind: kind.kind, metadata: { ...obj.metadata, namespace } } as never);
@@ -197,7 +200,8 @@ export class CalicoApiServer {
     }
   }
 
-  private async watch(res: http.ServerResponse, kind: CalicoKind, ref: ResourceRef, namespace: string | undefined, query: Record<string, string>): Promise<void> {
+  /** Streams v1 storage's events as v3 objects, or as PartialObjectMetadata when asked (the garbage collector's informers). */
+  private async watch(res: http.ServerResponse, kind: CalicoKind, ref: ResourceRef, namespace: string | undefined, query: Record<string, string>, metadataOnly: boolean): Promise<void> {
     const controller = new AbortController();
     res.on("close", () => controller.abort());
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
@@ -206,7 +210,8 @@ export class CalicoApiServer {
         namespace, resourceVersion: query.resourceVersion, signal: controller.signal,
         timeoutSeconds: query.timeoutSeconds ? Number(query.timeoutSeconds) : undefined,
       })) {
-        const object = ev.type === "BOOKMARK" ? { ...ev.object, apiVersion: `${V3_GROUP}/v3`, kind: kind.kind } : present(kind, ev.object);
+        const v3 = ev.type === "BOOKMARK" ? { ...ev.object, apiVersion: `${V3_GROUP}/v3`, kind: kind.kind } : present(kind, ev.object);
+        const object = metadataOnly ? partial(v3) : v3;
         res.write(`${JSON.stringify({ type: ev.type, object })}\n`);
       }
     } catch (err) {
@@ -331,6 +336,11 @@ function partial(obj: KubeObject): KubeObject {
 
 function metadataOnly(req: http.IncomingMessage): boolean {
   return /as=PartialObjectMetadataList/.test(req.headers.accept ?? "");
+}
+
+/** A get or watch that asks for PartialObjectMetadata first (client-go's metadata client, as the garbage collector uses). */
+function asPartial(req: http.IncomingMessage): boolean {
+  return /as=PartialObjectMetadata(?!List)/.test(req.headers.accept ?? "");
 }
 
 function pick(q: Record<string, string>, keys: string[]): Record<string, string> {

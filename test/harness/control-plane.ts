@@ -41,6 +41,8 @@ export interface ControlPlaneOptions {
   log?: (line: string) => void;
   /** kube-apiservers on the one etcd; more than one puts the round-robin front proxy before them. Default 1. */
   apiservers?: number;
+  /** kube-controller-manager's `--v` (default 1); 5 logs every garbage-collector decision. */
+  controllerManagerVerbosity?: number;
 }
 
 /** The Calico API Service's cluster IP (in --service-cluster-ip-range) and port: the egress proxy's only route. */
@@ -229,7 +231,7 @@ export class ControlPlane {
           "--leader-elect=false",
           "--kube-api-qps=200",
           "--kube-api-burst=400",
-          "--v=1",
+          `--v=${options.controllerManagerVerbosity ?? 1}`,
         ]);
       }
       log(`control plane ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -284,7 +286,8 @@ export class ControlPlane {
   }
 
   /** Stops every process (SIGTERM, then SIGKILL after a grace period) and removes a temporary dir. */
-  async stop(): Promise<void> {
+  /** Ends every process; `keepDir` leaves a temporary directory (and its logs) for a post-mortem. */
+  async stop(keepDir = false): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     process.off("exit", this.onExit);
@@ -292,7 +295,7 @@ export class ControlPlane {
     // Controller manager and API server first, etcd last.
     for (const child of [...this.children].reverse()) await stopChild(child);
     fs.rmSync(path.join(this.dir, STATE), { force: true });
-    if (this.ownsDir) fs.rmSync(this.dir, { recursive: true, force: true });
+    if (this.ownsDir && !keepDir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
   private killAllSync(): void {

@@ -70,6 +70,28 @@ describe("API-server mode test ground", () => {
     await assert.rejects(cluster.admin.get(GNP_V1, "smoke-allow-dns"), (e) => isNotFound(e));
   });
 
+  test("the Calico API server answers the garbage collector's metadata-only get, list and watch with PartialObjectMetadata", async () => {
+    // client-go's metadata client, which the garbage collector's informers and owner lookups use.
+    const accept = "application/vnd.kubernetes.protobuf;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
+    await waitApiServiceAvailable(cluster.admin);
+    const tier = await cluster.admin.create(TIERS_V3, { apiVersion: "projectcalico.org/v3", kind: "Tier", metadata: { name: "smoke-metadata" }, spec: { order: 300 } });
+    try {
+      const got = await cluster.admin.request<KubeObject>("GET", "/apis/projectcalico.org/v3/tiers/smoke-metadata", { accept });
+      assert.deepEqual([got.apiVersion, got.kind, got.metadata.uid, "spec" in got], ["meta.k8s.io/v1", "PartialObjectMetadata", tier.metadata.uid, false]);
+      const list = await cluster.admin.request<{ kind: string; items: KubeObject[] }>("GET", "/apis/projectcalico.org/v3/tiers", { accept: accept.replace(/PartialObjectMetadata/g, "PartialObjectMetadataList") });
+      assert.equal(list.kind, "PartialObjectMetadataList");
+      assert.ok(list.items.some((i) => i.metadata.uid === tier.metadata.uid && !("spec" in i)));
+      // A watch from "now" starts with the existing objects, then ends after a second.
+      const text = await cluster.admin.requestText("GET", "/apis/projectcalico.org/v3/tiers?watch=true&timeoutSeconds=1", { accept });
+      const events = text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { type: string; object: KubeObject });
+      const added = events.find((e) => e.object.metadata?.uid === tier.metadata.uid);
+      assert.equal(added?.type, "ADDED");
+      assert.deepEqual([added?.object.apiVersion, added?.object.kind, "spec" in (added?.object ?? {})], ["meta.k8s.io/v1", "PartialObjectMetadata", false]);
+    } finally {
+      await cluster.admin.delete(TIERS_V3, "smoke-metadata");
+    }
+  });
+
   test("the egress proxy refuses every address it does not know; the APIService behind it stays unavailable", async () => {
     const ns = "egress-refusal";
     await cluster.admin.create({ group: "", version: "v1", plural: "namespaces", namespaced: false, kind: "Namespace" }, { metadata: { name: ns } }).catch(() => undefined);
