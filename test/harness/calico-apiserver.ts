@@ -77,7 +77,13 @@ export class CalicoApiServer {
     const s = new CalicoApiServer(options);
     s.server = https.createServer(
       { cert: options.cert, key: options.key, ca: options.requestHeaderCa, requestCert: true, rejectUnauthorized: false },
-      (req, res) => void s.handle(req, res).catch((err: unknown) => s.fail(res, err)),
+      (req, res) => {
+        // A "not found" answer is logged (the side process's log): who was told an object does not exist.
+        res.on("finish", () => {
+          if (res.statusCode === 404) console.log(`${new Date().toISOString()} 404 ${req.method} ${req.url} (${req.headers["user-agent"] ?? "no user agent"})`);
+        });
+        void s.handle(req, res).catch((err: unknown) => s.fail(res, err));
+      },
     );
     s.server.on("secureConnection", (sock: Socket) => {
       s.sockets.add(sock);

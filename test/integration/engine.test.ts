@@ -83,13 +83,8 @@ describe("migration engine", () => {
     const discovery = new Discovery(cluster.admin);
     const tiers = v1Resource(kindByName("Tier")!);
     const security = await cluster.admin.get(tiers, "security");
-    await cluster.admin.create(CONFIGMAPS, {
-      apiVersion: "v1", kind: "ConfigMap",
-      metadata: { name: "negative-control", namespace: "default", ownerReferences: [ownerRefTo(security, "Tier")] },
-      data: { note: "deliberately not protected" },
-    });
     const scan = await scanForeignDependents(cluster.admin, discovery);
-    const protectedOnes = scan.dependents.filter((d) => d.name !== "negative-control");
+    const protectedOnes = scan.dependents;
     assert.deepEqual(protectedOnes.map((d) => d.name), ["security-tier-runbook"]);
     assert.equal(await detachForeignOwners(cluster.admin, protectedOnes, UID), 1);
 
@@ -99,6 +94,15 @@ describe("migration engine", () => {
       discovery.reset();
       return discovery.serves("projectcalico.org/v3", "tiers");
     }, { timeoutMs: 60_000, message: "v3 CRDs served" });
+    // Negative control, not protected. A live collector keeps the owners it observed through the
+    // Calico API server in its graph until it relists or restarts, so this dependent names an owner
+    // identity it never observed (the v1 CR's own uid): that one is looked up at once, and now
+    // through the CRDs.
+    await cluster.admin.create(CONFIGMAPS, {
+      apiVersion: "v1", kind: "ConfigMap",
+      metadata: { name: "negative-control", namespace: "default", ownerReferences: [{ ...ownerRefTo(security, "Tier"), uid: security.metadata.uid ?? "" }] },
+      data: { note: "deliberately not protected" },
+    });
     const schemas = await loadSchemas(cluster.admin);
     const opts = { client: cluster.admin, schemas, migrationUid: UID };
     const copy = await runPass(opts, "copy");
@@ -114,7 +118,7 @@ describe("migration engine", () => {
     assert.deepEqual(again.conflicts, []);
     assert.deepEqual(again.kinds.flatMap((k) => k.extras), []);
 
-    // Negative control: the GC deletes the dependent whose owner reference was left stale.
+    // Negative control: the GC deletes the dependent whose owner it cannot find.
     await eventually(async () => {
       try {
         await cluster.admin.get(CONFIGMAPS, "negative-control", "default");
