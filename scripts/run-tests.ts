@@ -35,16 +35,19 @@ if (files.length === 0) {
 }
 
 let cp: ControlPlane | undefined;
+const keepLogs = process.env.CALICO_TEST_KEEP_LOGS === "1";
 const env: NodeJS.ProcessEnv = { ...process.env };
 if (files.some(isIntegration)) {
   console.log("run-tests: starting the shared control plane (API-server mode) ...");
-  cp = await ControlPlane.start({ log: (l) => console.log(`run-tests: ${l}`) });
+  // CALICO_TEST_KEEP_LOGS=1: the garbage collector logs each decision and the logs stay after the run.
+  cp = await ControlPlane.start({ log: (l) => console.log(`run-tests: ${l}`), controllerManagerVerbosity: keepLogs ? 5 : undefined });
   await installApiServerMode(cp.admin);
   env.CALICO_TEST_KUBECONFIG = cp.kubeconfigPath;
   env.CALICO_TEST_CLUSTER_DIR = cp.dir;
 }
 const stop = async () => {
-  if (cp) await cp.stop();
+  if (cp) await cp.stop(keepLogs);
+  if (cp && keepLogs) console.log(`run-tests: the control plane's logs are kept in ${cp.dir}/logs`);
 };
 process.on("SIGINT", () => void stop().then(() => process.exit(130)));
 process.on("SIGTERM", () => void stop().then(() => process.exit(143)));

@@ -8,7 +8,6 @@
 import { Names, Phase, type DatastoreMigration } from "../api/datastore-migration.js";
 import { V1_GROUP } from "../calico/kinds.js";
 import { lockV1 } from "../migration/datastore-lock.js";
-import { detachForeignOwners, scanForeignDependents } from "../migration/foreign-owners.js";
 import { summarizeBlockers } from "../migration/findings.js";
 import { loadSchemas, plan, quickChecks } from "../migration/planner.js";
 import { crdNames } from "../migration/prerequisites.js";
@@ -18,6 +17,7 @@ import { ValidatedSnapshot } from "../migration/validated-snapshot.js";
 import { withConflicts } from "./conditions.js";
 import { nowIso, patchMetadata, setMessage, writeStatus, type ControllerContext } from "./context.js";
 import { engineOptions, remapForeignEnabled } from "./engine.js";
+import { detachForeignDependents } from "./foreign-detach.js";
 import { requeueAfter, TerminalError, type Result } from "./outcome.js";
 import { ensureApiServiceGone } from "./phase-migrating.js";
 import { applyFinalDelta, precopy, precopyCopied, PrecopyState } from "./precopy.js";
@@ -86,12 +86,9 @@ export async function handlePending(ctx: ControllerContext, dm: DatastoreMigrati
     if (!precopyCopied(dm) && (await revalidateAfterDrain(ctx, dm))) return requeueAfter(ctx.config.pollIntervalMs);
   } else if (await revalidateAfterDrain(ctx, dm)) return requeueAfter(ctx.config.pollIntervalMs);
 
-  // 7. Foreign dependents lose their Calico owners from the GC's view once the APIService goes.
-  if (remapForeignEnabled(dm)) {
-    const scan = await scanForeignDependents(ctx.client, ctx.discovery);
-    const detached = await detachForeignOwners(ctx.client, scan.dependents, dm.metadata.uid ?? "");
-    if (detached) await ctx.events.record(dm, "Normal", "ForeignOwnersDetached", `detached Calico owner references from ${detached} non-Calico object(s); they are re-attached to the v3 owners after the copy`);
-  }
+  // 7. Foreign dependents lose their Calico owners from the GC's view once the APIService goes
+  // (with the pre-copy, most already did before its door opened).
+  await detachForeignDependents(ctx, dm, "before unregistering the APIService");
 
   // 8. Unregister the aggregated APIService (saved first, for an abort).
   ({ dm } = await ensureApiServiceGone(ctx, dm, {

@@ -25,6 +25,7 @@ import { takeFence, type VerificationFence } from "../migration/verification-fen
 import { setCondition } from "./conditions.js";
 import { nowIso, patchMetadata, setMessage, writeStatus, type ControllerContext } from "./context.js";
 import { engineOptions } from "./engine.js";
+import { detachForeignDependents } from "./foreign-detach.js";
 
 /** The values of the CR's `precopy` annotation. */
 export const PrecopyState = {
@@ -127,7 +128,11 @@ async function fallBack(ctx: ControllerContext, dm: DatastoreMigration, reason: 
 export async function precopy(ctx: ControllerContext, dm: DatastoreMigration): Promise<PrecopyOutcome> {
   if (dm.metadata.annotations?.[Names.precopy] === PrecopyState.Fallback) return { dm, next: "lock" };
   const uid = dm.metadata.uid ?? "";
-  if (!precopyStarted(dm)) dm = await patchMetadata(ctx, dm, { annotations: { [Names.precopy]: PrecopyState.Started } });
+  if (!precopyStarted(dm)) {
+    // Before the door's CRD updates (foreign-detach.ts says why); an abort from here on restores them.
+    await detachForeignDependents(ctx, dm, "before the pre-copy opened its door");
+    dm = await patchMetadata(ctx, dm, { annotations: { [Names.precopy]: PrecopyState.Started } });
+  }
   const door = await openDoor(ctx.client, uid);
   if (!door.open) return { dm: await fallBack(ctx, dm, door.refusal.reason), next: "lock" };
   // The CRD handler serves a new version a moment after the update.

@@ -87,9 +87,9 @@ const RECREATED_EVENT = {
   message: "the aggregated APIService v3.projectcalico.org was registered again before the v3 objects of this migration were removed; it is unregistered for the cleanup and restored afterwards",
 } as const;
 
-/** Foreign owner references are detached after the lock, unless the user opted out. */
+/** Foreign owner references are detached when the pre-copy starts or at the lock, unless the user opted out. */
 function mayHaveDetached(dm: DatastoreMigration): boolean {
-  return remapForeignEnabled(dm) && Boolean(dm.status?.datastoreLockedAt);
+  return remapForeignEnabled(dm) && (Boolean(dm.status?.datastoreLockedAt) || precopyStarted(dm));
 }
 
 /**

@@ -147,7 +147,7 @@ export async function plan(options: PlanOptions): Promise<PlanReport> {
     if (foreign.dependents.length) {
       findings.push({
         severity: "warning", code: "ForeignOwnerReferences",
-        message: `${foreign.dependents.length} non-Calico object(s) have Calico owners; the controller detaches their references before unregistering the APIService and points them at the new v3 owners after the copy`,
+        message: `${foreign.dependents.length} non-Calico object(s) have Calico owners; the controller detaches their references before the pre-copy opens its door (and again before unregistering the APIService) and points them at the new v3 owners after the copy`,
         fix: "nothing to do; to opt out, start with --no-remap-foreign-owner-references (the garbage collector would then delete them)",
       });
     }

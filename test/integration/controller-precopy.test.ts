@@ -4,8 +4,9 @@
  * component that ignored the lock would) is brought into step inside the locked window. Objects
  * changed, deleted, deleted and re-created, and added after the pre-copy all end in v3 exactly as
  * in v1; the door is closed with storedVersions [v3] and no managedFields naming it; an abort
- * after the pre-copy removes only our copies and changes nothing else; a door the controller may
- * not open falls back to the locked copy and says why.
+ * after the pre-copy removes only our copies and changes nothing else; foreign dependents are
+ * detached before the door opens and restored by an abort; a door the controller may not open
+ * falls back to the locked copy and says why.
  */
 import { after, before, describe, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
@@ -14,17 +15,18 @@ import { ConditionType, Names, type DatastoreMigration } from "../../src/api/dat
 import { CALICO_KINDS, kindByName, v1Resource, v3Resource } from "../../src/calico/kinds.js";
 import type { KubeClient } from "../../src/kube/client.js";
 import { isNotFound } from "../../src/kube/errors.js";
+import { DETACHED_ANNOTATION, DETACHED_LABEL } from "../../src/migration/foreign-owners.js";
 import { closeDoor, DOOR_VERSION, doorResource, doorServed, openDoor, v3CrdName } from "../../src/migration/precopy-door.js";
 import { CRDS } from "../../src/migration/prerequisites.js";
 import { resetApiServerMode } from "../harness/api-server-mode.js";
 import { CORE_ROLE_OPT_OUT, installControllerManifests, startController, type RunningController } from "../harness/controller.js";
 import { compareDatastores, describeComparison } from "../harness/datastore-compare.js";
 import { eventually } from "../harness/eventually.js";
-import { assertAggregatedApiService, createMigration, deleteMigration, eventsFor, v1Lock, waitGone, waitPhase } from "../harness/migration-cr.js";
+import { assertAggregatedApiService, CONFIGMAPS, createMigration, deleteMigration, eventsFor, v1Lock, waitGone, waitPhase } from "../harness/migration-cr.js";
 import { createThroughApi } from "../harness/sample-cluster.js";
 import { sharedCluster, type TestCluster } from "../harness/shared-cluster.js";
 import { switchComponentsToV3 } from "../harness/switch-components.js";
-import { writeV1 } from "../harness/v1-writer.js";
+import { ownerRefTo, writeV1 } from "../harness/v1-writer.js";
 
 const DOOR_UID = "00000000-0000-4000-8000-0000000000dd";
 const CLUSTER_ROLE = { group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterroles", namespaced: false, kind: "ClusterRole" } as const;
@@ -169,6 +171,36 @@ describe("pre-copy before the lock", () => {
     }
     // The v1 objects are untouched and users still read them through the Calico API server.
     assert.equal(((await cluster.admin.get(ref("GlobalNetworkSet"), "gns-kept")).spec as { nets: string[] }).nets[0], "10.0.0.0/8");
+  });
+
+  test("a foreign dependent loses its Calico owner before the door opens, and an abort puts the reference back exactly", async () => {
+    await resetApiServerMode(cluster.admin);
+    await seed(cluster.admin);
+    await installControllerManifests(cluster.admin, { foreignOwnerRole: true });
+    const owner = await createThroughApi(cluster.admin, { kind: "GlobalNetworkSet", metadata: { name: "gns-owner" }, spec: { nets: ["192.0.2.0/24"] } });
+    const original = [ownerRefTo(owner, "GlobalNetworkSet")];
+    await cluster.admin.create(CONFIGMAPS, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "gns-owner-runbook", namespace: "default", ownerReferences: original }, data: { k: "v" } });
+    try {
+      controller = await startController(cluster, { drainPeriodMs: 60_000, precopy: true });
+      const created = await createMigration(cluster.admin);
+      // Pre-copied and draining: the lock's own detach comes only after the 60 s drain.
+      await waitPrecopiedAndLocked(cluster.admin);
+      const during = await cluster.admin.get(CONFIGMAPS, "gns-owner-runbook", "default");
+      assert.equal(during.metadata.ownerReferences, undefined, "no Calico owner while the door is open");
+      assert.equal(during.metadata.labels?.[DETACHED_LABEL], created.metadata.uid);
+      assert.match((await eventsFor(cluster.admin, created, "ForeignOwnersDetached"))[0]?.message ?? "", /before the pre-copy opened its door/);
+      await deleteMigration(cluster.admin);
+      await waitGone(cluster.admin);
+      const after = await cluster.admin.get(CONFIGMAPS, "gns-owner-runbook", "default");
+      assert.deepEqual(after.metadata.ownerReferences, original, "the original reference is back");
+      assert.equal(after.metadata.labels?.[DETACHED_LABEL], undefined);
+      assert.equal(after.metadata.annotations?.[DETACHED_ANNOTATION], undefined);
+    } finally {
+      await controller?.stop();
+      controller = undefined;
+      await cluster.admin.delete(CONFIGMAPS, "gns-owner-runbook", "default").catch(() => undefined);
+      await installControllerManifests(cluster.admin);
+    }
   });
 
   test("a door another writer keeps removing is given up: the copy falls back to the lock, says why, and loses nothing", async () => {
