@@ -226,6 +226,11 @@ async function round(cluster: TestCluster, n: number): Promise<RoundResult> {
   return result;
 }
 
+/** No round lost, duplicated, conflicted or had anything collected. */
+function allClean(results: readonly RoundResult[]): boolean {
+  return results.every((r) => r.lost === 0 && r.duplicated === 0 && r.conflicts === 0 && r.collected === 0);
+}
+
 function printTables(results: RoundResult[]): { allSteps: boolean; total: number } {
   const all = results.flatMap((r) => r.crashes);
   const rows: [string, string][] = [...CRASH_STEPS, "other" as const].map((s) => [STEP_LABELS[s], String(all.filter((c) => c.step === s).length)]);
@@ -263,12 +268,12 @@ try {
   failure = err;
   console.error(`soak failed: ${(err as Error).stack ?? String(err)}`);
 } finally {
-  const keep = values["keep-logs"] || Boolean(failure) || results.some((r) => r.lost || r.duplicated || r.conflicts || r.collected);
+  const keep = values["keep-logs"] || Boolean(failure) || !allClean(results);
   await cp.stop(keep);
   if (keep) console.error(`the control plane's logs are kept in ${cp.dir}/logs`);
 }
 const { allSteps, total } = printTables(results);
-const clean = results.every((r) => r.lost === 0 && r.duplicated === 0 && r.conflicts === 0 && r.collected === 0);
+const clean = allClean(results);
 const ok = !failure && clean && allSteps && total >= MIN_CRASHES;
 console.log(`\nsoak ${ok ? "passed" : "FAILED"}: ${total} crashes (minimum ${MIN_CRASHES}), every step hit: ${allSteps}, nothing lost/duplicated/in conflict/collected: ${clean}`);
 process.exit(ok ? 0 : 1);

@@ -19,6 +19,12 @@ export function isAutomanaged(svc: KubeObject): boolean {
   return v === "true" || v === "onstart";
 }
 
+/** True when the APIService's Available condition is True. */
+export function isAvailable(svc: KubeObject): boolean {
+  const conditions = (svc.status as { conditions?: { type?: string; status?: string }[] } | undefined)?.conditions ?? [];
+  return conditions.some((c) => c.type === "Available" && c.status === "True");
+}
+
 /** The aggregated APIService, or undefined when absent or automanaged. */
 export async function getAggregatedApiService(client: KubeClient): Promise<KubeObject | undefined> {
   try {

@@ -12,7 +12,7 @@ import type { Discovery } from "../kube/discovery.js";
 import { isForbidden, isNotFound, describeError } from "../kube/errors.js";
 import type { KubeObject, OwnerReference } from "../kube/object.js";
 import type { ResourceRef } from "../kube/resource.js";
-import { getAggregatedApiService } from "./apiservice.js";
+import { getAggregatedApiService, isAvailable } from "./apiservice.js";
 import { rebuildOwnerReferences, rewriteMetadata } from "./owner-rewrite.js";
 
 /** Annotation holding the original owner references of a detached object. */
@@ -197,7 +197,7 @@ async function assertOriginalOwnersServed(client: KubeClient, d: ForeignDependen
   const svc = await getAggregatedApiService(client);
   // No aggregated API to wait for (none was registered before the migration): nothing would change by waiting.
   if (!svc) return;
-  const available = ((svc.status as { conditions?: { type?: string; status?: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === "Available" && c.status === "True");
+  const available = isAvailable(svc);
   for (const r of d.ownerReferences) {
     const kind = isCalicoApiVersion(r.apiVersion) ? kindByName(r.kind) : undefined;
     if (!kind) continue;

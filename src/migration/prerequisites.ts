@@ -9,7 +9,7 @@ import type { Discovery } from "../kube/discovery.js";
 import { isForbidden, isNotFound } from "../kube/errors.js";
 import type { KubeObject } from "../kube/object.js";
 import type { ResourceRef } from "../kube/resource.js";
-import { APISERVICE, APISERVICE_NAME, isAutomanaged } from "./apiservice.js";
+import { APISERVICE, APISERVICE_NAME, getAggregatedApiService, isAutomanaged, isAvailable } from "./apiservice.js";
 
 export const CRDS: ResourceRef = {
   group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", namespaced: false, kind: "CustomResourceDefinition",
@@ -61,15 +61,8 @@ export async function apiServiceState(client: KubeClient): Promise<ApiServiceSta
 
 /** True when the aggregated APIService exists and its Available condition is True. */
 export async function apiServiceAvailable(client: KubeClient): Promise<boolean> {
-  try {
-    const svc = await client.get(APISERVICE, APISERVICE_NAME);
-    if (isAutomanaged(svc)) return false;
-    const conditions = (svc.status as { conditions?: { type?: string; status?: string }[] } | undefined)?.conditions ?? [];
-    return conditions.some((c) => c.type === "Available" && c.status === "True");
-  } catch (err) {
-    if (isNotFound(err)) return false;
-    throw err;
-  }
+  const svc = await getAggregatedApiService(client);
+  return svc !== undefined && isAvailable(svc);
 }
 
 /** v1 kinds the client may not list (an RBAC probe: one `limit=1` list per kind). */

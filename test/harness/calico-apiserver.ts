@@ -80,7 +80,7 @@ export class CalicoApiServer {
       (req, res) => {
         // A "not found" answer is logged (the side process's log): who was told an object does not exist.
         res.on("finish", () => {
-          if (res.statusCode === 404) console.log(`${new Date().toISOString()} 404 ${req.method} ${req.url} (${req.headers["user-agent"] ?? "no user agent"})`);
+          if (res.statusCode === 404) console.log(`${new Date().toISOString()} 404 ${req.method} ${req.url} (${userAgent(req)})`);
         });
         void s.handle(req, res).catch((err: unknown) => s.fail(res, err));
       },
@@ -129,7 +129,7 @@ export class CalicoApiServer {
     // Writes are logged (the side process's log) as they are asked for, and recorded once they are
     // carried out: who changed v1 storage through the aggregated API.
     const write: CalicoWrite = { verb, resource: kind.v3Plural, namespace, name, user: caller.user };
-    if (!["get", "list", "watch"].includes(verb)) console.log(`${new Date().toISOString()} ${verb} ${path} by ${caller.user} (${req.headers["user-agent"] ?? "no user agent"})`);
+    if (!["get", "list", "watch"].includes(verb)) console.log(`${new Date().toISOString()} ${verb} ${path} by ${caller.user} (${userAgent(req)})`);
     if (READ_ONLY.has(kind.converter) && !["get", "list", "watch"].includes(verb)) {
       return status(res, 405, "MethodNotAllowed", `${kind.kind} is read-only through the Calico API server`);
     }
@@ -355,6 +355,10 @@ function metadataOnly(req: http.IncomingMessage): boolean {
  */
 function asPartial(req: http.IncomingMessage): boolean {
   return process.env.CALICO_STANDIN_PARTIAL_METADATA === "1" && /as=PartialObjectMetadata(?!List)/.test(req.headers.accept ?? "");
+}
+
+function userAgent(req: http.IncomingMessage): string {
+  return req.headers["user-agent"] ?? "no user agent";
 }
 
 function pick(q: Record<string, string>, keys: string[]): Record<string, string> {

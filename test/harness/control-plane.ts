@@ -285,8 +285,10 @@ export class ControlPlane {
     this.admin.close();
   }
 
-  /** Stops every process (SIGTERM, then SIGKILL after a grace period) and removes a temporary dir. */
-  /** Ends every process; `keepDir` leaves a temporary directory (and its logs) for a post-mortem. */
+  /**
+   * Stops every process (SIGTERM, then SIGKILL after a grace period) and removes a temporary dir,
+   * unless `keepDir` (its logs kept for a post-mortem).
+   */
   async stop(keepDir = false): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
