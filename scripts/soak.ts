@@ -248,10 +248,7 @@ function printTables(results: RoundResult[]): { allSteps: boolean; total: number
   return { allSteps: missing.length === 0, total: all.length };
 }
 
-// The garbage collector observes Calico objects as on a real cluster (the stand-in answers its
-// metadata-only reads; inherited by the side process) and logs each decision (--v=5), kept with
-// the other logs when the soak fails.
-process.env.CALICO_STANDIN_PARTIAL_METADATA ??= "1";
+// The garbage collector logs each decision (--v=5), kept with the other logs when the soak fails.
 const cp = await ControlPlane.start({ log, apiservers: Number(values.apiservers), controllerManagerVerbosity: 5 });
 if (Number(values["lag-ms"]) > 0) await cp.setLag(Number(values["lag-ms"]));
 const cluster: TestCluster = { admin: cp.admin, kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, serviceAccountKubeconfig: (ns, n) => cp.serviceAccountKubeconfig(ns, n), sideState: () => cp.sideState() };

@@ -32,6 +32,12 @@ export interface ControllerConfig {
    * (issue 11): the window still re-reads both stores.
    */
   precopy: boolean;
+  /**
+   * Before the verification: how long no kube-apiserver may have answered projectcalico.org/v3
+   * from the Calico API server (an HA replica that has not dropped the APIService yet), so that a
+   * copy the garbage collector deleted through it is seen and re-created.
+   */
+  settleQuietMs: number;
 }
 
 /** Calico's defaults: 10 s drain, 10 s poll; ours for the rest. */
@@ -49,4 +55,5 @@ export const DEFAULT_CONFIG: ControllerConfig = Object.freeze({
   fullPlanIntervalMs: 60_000,
   refusalGraceMs: 2 * 60_000,
   precopy: true,
+  settleQuietMs: 1500,
 });

@@ -346,15 +346,13 @@ function metadataOnly(req: http.IncomingMessage): boolean {
 
 /**
  * A get or watch that asks for PartialObjectMetadata (client-go's metadata client, as the garbage
- * collector uses), answered as a real aggregated server does only with
- * CALICO_STANDIN_PARTIAL_METADATA=1. Off by default for now: with it, the garbage collector
- * observes Calico objects as it would on a real cluster, and the HA lagging-replica test then
- * intermittently loses a copy whose Calico owner the collector looked up through the lagging
- * replica (docs/architecture.md, "Open: the garbage collector remembers absent owners"). It goes
- * on by default together with that fix.
+ * collector uses) is answered with it, as a real aggregated server does: the collector then
+ * observes Calico objects as on a real cluster. Until c9ecc90 whole objects came back and every
+ * collector watch of projectcalico.org/v3 failed to decode. CALICO_STANDIN_PARTIAL_METADATA=0
+ * brings that old answer back, for comparing the two.
  */
 function asPartial(req: http.IncomingMessage): boolean {
-  return process.env.CALICO_STANDIN_PARTIAL_METADATA === "1" && /as=PartialObjectMetadata(?!List)/.test(req.headers.accept ?? "");
+  return process.env.CALICO_STANDIN_PARTIAL_METADATA !== "0" && /as=PartialObjectMetadata(?!List)/.test(req.headers.accept ?? "");
 }
 
 function userAgent(req: http.IncomingMessage): string {

@@ -70,6 +70,18 @@ describe("HA control plane with a lagging kube-apiserver", () => {
     assert.ok(state.ha?.requests.every((n) => n > 0), `every replica served requests: ${JSON.stringify(state.ha?.requests)}`);
   });
 
+  test("the verification waited until no replica answered projectcalico.org/v3 from the Calico API server", (t) => {
+    // Before that, the garbage collector can look a copy's Calico owner up through the lagging
+    // replica, meet another uid and delete the copy after a verification that saw it.
+    const line = controller.log.lines.find((l) => l.includes("projectcalico.org/v3 settled on CRD storage"));
+    assert.ok(line, "the controller logged the wait");
+    const fields = JSON.parse(line.slice(line.indexOf("{"))) as { settled: boolean; lagged: number; durationMs: number };
+    assert.equal(fields.settled, true);
+    assert.ok(fields.lagged > 0, `the probes met the lagging replica: ${line}`);
+    // What it found: a copy the collector deleted during the lag shows up as re-created here.
+    t.diagnostic(`waited ${fields.durationMs} ms; ${dm.status?.conditions?.find((c) => c.type === "Verified")?.message ?? "no Verified condition"}`);
+  });
+
   test("every v1 object is in v3 exactly once with an equal spec, and nothing else is", async () => {
     const c = await compareDatastores(cp.admin);
     assert.ok(c.v1Total > 30, `seeded objects: ${c.v1Total}`);

@@ -52,6 +52,7 @@ interface RawControllerFlags {
   namespace?: string;
   lockedWarning: number;
   refusalGrace: number;
+  settleQuiet: number;
   precopy: boolean;
   componentsNamespace?: string;
   metricsBindAddress: string;
@@ -67,6 +68,7 @@ export function controllerConfig(raw: RawControllerFlags, inClusterNamespace?: s
     pollIntervalMs: raw.pollInterval,
     lockedWarningMs: raw.lockedWarning,
     refusalGraceMs: raw.refusalGrace,
+    settleQuietMs: raw.settleQuiet,
     precopy: raw.precopy,
     copyConcurrency: raw.copyConcurrency,
     leaderElect: raw.leaderElect,
@@ -92,6 +94,7 @@ export function registerController(program: Command): void {
     .option("--namespace <name>", `the controller's namespace for its Lease and report (default: the pod's namespace in-cluster, else ${d.namespace})`)
     .addOption(durationOption("--locked-warning <duration>", "warn when the datastore stays locked longer", d.lockedWarningMs))
     .addOption(durationOption("--refusal-grace <duration>", "how long a copy refused as forbidden inside the locked window is retried before the window is ended", d.refusalGraceMs))
+    .addOption(durationOption("--settle-quiet <duration>", "before the verification, how long every kube-apiserver must have served projectcalico.org/v3 from the CRDs (an HA replica may still proxy to the Calico API server for a moment)", d.settleQuietMs))
     .option("--components-namespace <name>", "where calico-node, calico-typha and calico-kube-controllers run (default: calico-system if calico-node is there, else kube-system)")
     .addOption(new Option("--metrics-bind-address <addr>", "/metrics (0 disables)").default(d.metricsBindAddress))
     .addOption(new Option("--health-probe-bind-address <addr>", "/healthz and /readyz (0 disables)").default(d.healthProbeBindAddress))
