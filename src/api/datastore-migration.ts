@@ -69,6 +69,13 @@ export const Names = {
   precopy: "migration.projectcalico.org/precopy",
   /** On a v3 CRD: the migration (uid) that added the temporary pre-copy version to it. */
   precopyDoor: "migration.projectcalico.org/precopy-door",
+  /** On an object whose Calico owner references this migration took away for now: the migration's uid. */
+  detachedBy: "migration.projectcalico.org/detached-by",
+  /**
+   * On a v1 CR whose Calico owner references were taken out of its metadata annotation: that
+   * annotation as it was. Conversion reads the CR as if it were still in place.
+   */
+  detachedMetadata: "migration.projectcalico.org/detached-metadata",
 } as const;
 
 /** The values of `Names.deletionDecision`. */

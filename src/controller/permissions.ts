@@ -12,6 +12,7 @@
 import { MIGRATION_GROUP } from "../api/datastore-migration.js";
 import { CALICO_KINDS, V1_GROUP, V3_GROUP, type CalicoKind } from "../calico/kinds.js";
 import { APISERVICE_NAME } from "../migration/apiservice.js";
+import { DETACHABLE_KINDS } from "../migration/calico-dependents.js";
 import { v3CrdName } from "../migration/precopy-door.js";
 import { CALICO_ADMISSION } from "../migration/prerequisites.js";
 import { SCRATCH_GROUP, scratchName } from "../migration/validation.js";
@@ -56,6 +57,8 @@ export const CONTROLLER_PERMISSIONS: readonly Permission[] = [
   { scope: "cluster", group: V1_GROUP, resources: [...v1Plurals(CALICO_KINDS), "clusterinformations"], verbs: ["get", "list", "watch"],
     usedBy: "sync-kind.ts, planner.ts (every v1 kind), prerequisites.ts forbiddenV1Kinds (RBAC probe); delta-kind.ts (get what changed since its copy), tier-drift.ts (built-in tiers), copy-writes.ts guardRenamedCreate; verification-fence.ts (watch every v1 kind from the fence)" },
   { scope: "cluster", group: V1_GROUP, resources: ["clusterinformations"], verbs: ["update"], usedBy: "datastore-lock.ts (the v1 lock; its get is granted with the list above)" },
+  { scope: "cluster", group: V1_GROUP, resources: v1Plurals(DETACHABLE_KINDS), verbs: ["patch"],
+    usedBy: "calico-dependents.ts (take a v1 object's Calico owner references out of its metadata annotation for the migration, and put them back on abort)" },
   { scope: "cluster", group: V1_GROUP, resources: v1Plurals(RENAMABLE), verbs: ["delete"],
     usedBy: "sync-kind.ts guardRenamedCreate (a renamed copy the Calico API server stored in v1 is removed again)" },
   { scope: "cluster", group: V3_GROUP, resources: v3Plurals, verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],

@@ -13,12 +13,12 @@ import { loadSchemas } from "../migration/planner.js";
 import { bandDurationMs, runPass, type PassHooks, type PassResult } from "../migration/run-kinds.js";
 import { migratedCount, skippedCount, type KindResult } from "../migration/types.js";
 import { changedSinceFence } from "../migration/verification-fence.js";
-import { DEFAULT_SETTLE_RULE, waitAggregatorSettled } from "../migration/aggregator-settle.js";
 import { setCondition, verificationMessage, verifiedCondition, withConflicts, type VerificationCounts } from "./conditions.js";
 import { dmResource, nowIso, patchMetadata, writeStatus, type ControllerContext } from "./context.js";
 import { engineOptions, remapForeignEnabled } from "./engine.js";
 import { ensureApiServiceGone } from "./apiservice-gone.js";
 import { lockedWindowCheck } from "./locked-window.js";
+import { settleOn } from "./settle.js";
 import { done, requeueAfter, type Result } from "./outcome.js";
 import { failMigration } from "./restore.js";
 import { saveReport } from "./report-builder.js";
@@ -93,21 +93,6 @@ async function readMigration(ctx: ControllerContext): Promise<DatastoreMigration
 }
 
 /** Handles the migration body of phase Migrating. */
-/**
- * Waits until no probe meets the Calico API server's answer any more (aggregator-settle.ts). A
- * replica that never settles does not hold the lock for ever: after the rule's timeout a Warning
- * says so and the verification runs as it is.
- */
-async function settleBeforeVerification(ctx: ControllerContext, dm: DatastoreMigration): Promise<void> {
-  const out = await waitAggregatorSettled(ctx.client, ctx.clock, { ...DEFAULT_SETTLE_RULE, quietMs: ctx.config.settleQuietMs });
-  ctx.log.info({ settled: out.settled, lagged: out.lagged, durationMs: out.waitedMs }, "projectcalico.org/v3 settled on CRD storage");
-  if (!out.settled) {
-    await ctx.events.record(dm, "Warning", "APIServiceStillProxied", `after ${formatDuration(out.waitedMs)} a kube-apiserver still answers projectcalico.org/v3 from the Calico API server (${out.lagged} answers); verifying anyway — check that every kube-apiserver has dropped the APIService v3.projectcalico.org`);
-  } else if (out.lagged) {
-    await ctx.events.record(dm, "Normal", "APIServiceSettled", `waited ${formatDuration(out.waitedMs)} until no kube-apiserver answered projectcalico.org/v3 from the Calico API server (${out.lagged} such answers) before verifying`);
-  }
-}
-
 async function migrate(ctx: ControllerContext, dm: DatastoreMigration): Promise<Result> {
   const uid = dm.metadata.uid ?? "";
   if (dm.status?.message !== "Migrating resources") dm = await writeStatus(ctx, dm, (s) => (s.message = "Migrating resources"));
@@ -177,7 +162,7 @@ async function migrate(ctx: ControllerContext, dm: DatastoreMigration): Promise<
   // (after a pre-copy: metadata of both sides, and a full read of whatever differs). First, every
   // kube-apiserver must have dropped the APIService: until then the garbage collector can delete a
   // copy through a lagging replica, after a verification that would no longer see it.
-  await settleBeforeVerification(ctx, dm);
+  await settleOn(ctx, dm, "storage", "the verification");
   const verifyStarted = ctx.clock.now();
   // Right after a final delta (this process ran it): nothing but its own writes since its fence
   // means what it established holds; the full verification runs otherwise.

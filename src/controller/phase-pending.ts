@@ -17,7 +17,7 @@ import { ValidatedSnapshot } from "../migration/validated-snapshot.js";
 import { withConflicts } from "./conditions.js";
 import { nowIso, patchMetadata, setMessage, writeStatus, type ControllerContext } from "./context.js";
 import { engineOptions, remapForeignEnabled } from "./engine.js";
-import { detachForeignDependents } from "./foreign-detach.js";
+import { detachCalicoOwned, detachForeignDependents } from "./foreign-detach.js";
 import { requeueAfter, TerminalError, type Result } from "./outcome.js";
 import { ensureApiServiceGone } from "./phase-migrating.js";
 import { applyFinalDelta, precopy, precopyCopied, PrecopyState } from "./precopy.js";
@@ -58,6 +58,9 @@ export async function handlePending(ctx: ControllerContext, dm: DatastoreMigrati
         return requeueAfter(ctx.config.pollIntervalMs);
       }
     }
+    // Calico objects given a Calico owner during the pre-copy are detached too, still unlocked (a
+    // metadata list of v1 would cost the locked window its size).
+    if (precopyCopied(dm)) await detachCalicoOwned(ctx, dm, "before the lock");
     await lockV1(ctx.client, dm.metadata.uid ?? "");
     dm = await writeStatus(ctx, dm, (s) => {
       s.datastoreLockedAt = nowIso(ctx);
@@ -89,6 +92,7 @@ export async function handlePending(ctx: ControllerContext, dm: DatastoreMigrati
   // 7. Foreign dependents lose their Calico owners from the GC's view once the APIService goes
   // (with the pre-copy, most already did before its door opened).
   await detachForeignDependents(ctx, dm, "before unregistering the APIService");
+  if (!precopyCopied(dm)) await detachCalicoOwned(ctx, dm, "before unregistering the APIService");
 
   // 8. Unregister the aggregated APIService (saved first, for an abort).
   ({ dm } = await ensureApiServiceGone(ctx, dm, {

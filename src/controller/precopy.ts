@@ -25,7 +25,7 @@ import { takeFence, type VerificationFence } from "../migration/verification-fen
 import { setCondition } from "./conditions.js";
 import { nowIso, patchMetadata, setMessage, writeStatus, type ControllerContext } from "./context.js";
 import { engineOptions } from "./engine.js";
-import { detachForeignDependents } from "./foreign-detach.js";
+import { detachCalicoOwned, detachForeignDependents } from "./foreign-detach.js";
 
 /** The values of the CR's `precopy` annotation. */
 export const PrecopyState = {
@@ -131,6 +131,7 @@ export async function precopy(ctx: ControllerContext, dm: DatastoreMigration): P
   if (!precopyStarted(dm)) {
     // Before the door's CRD updates (foreign-detach.ts says why); an abort from here on restores them.
     await detachForeignDependents(ctx, dm, "before the pre-copy opened its door");
+    await detachCalicoOwned(ctx, dm, "before the pre-copy opened its door");
     dm = await patchMetadata(ctx, dm, { annotations: { [Names.precopy]: PrecopyState.Started } });
   }
   const door = await openDoor(ctx.client, uid);

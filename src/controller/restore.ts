@@ -10,6 +10,7 @@ import { CALICO_KINDS, v3Resource } from "../calico/kinds.js";
 import { ApiError, describeError, isForbidden, isNotFound } from "../kube/errors.js";
 import { APISERVICE_NAME, getAggregatedApiService, restoreApiService } from "../migration/apiservice.js";
 import { getV3ClusterInformation, restoreV3ClusterInformation, unlockV1 } from "../migration/datastore-lock.js";
+import { restoreCalicoDependents } from "../migration/calico-dependents.js";
 import { redetachForeignOwners, restoreForeignOwners } from "../migration/foreign-owners.js";
 import { closeDoor } from "../migration/precopy-door.js";
 import { ensureApiServiceGone } from "./apiservice-gone.js";
@@ -19,6 +20,7 @@ import { remapForeignEnabled } from "./engine.js";
 import { checkDetachedScannable, notScannedMessage, type NotScanned } from "./foreign-scan-status.js";
 import { precopyStarted, removePrecopy } from "./precopy.js";
 import { saveRestoreReport } from "./report-builder.js";
+import { settleOn } from "./settle.js";
 
 /** How the message of a restore that waits begins. */
 export const RESTORE_WAITS = "Restoring API server mode waits";
@@ -55,6 +57,10 @@ export async function restoreApiServerMode(ctx: ControllerContext, dm: Datastore
   if (!aggregated) {
     // 1. Dependents lose their Calico references before any v3 owner goes.
     await redetachForeignOwners(ctx.client, ctx.discovery, uid);
+    // The door closes now, while no dependent names a Calico owner: updating the v3 CRDs makes
+    // kube-apiserver re-initialise their storage, and the garbage collector was told "not found"
+    // for a Calico owner at that moment, with the APIService registered (invariant 27).
+    await closeDoor(ctx.client);
     // 2. Only what this migration created (migrated-by = our uid).
     protectedLeft.push(...(await deleteOurV3Objects(ctx, uid)));
     // 3. v3 ClusterInformation: deleted if ours, unlocked if we only locked it.
@@ -74,8 +80,12 @@ export async function restoreApiServerMode(ctx: ControllerContext, dm: Datastore
   const restored = await restoreApiService(ctx.client, dm.metadata.annotations?.[Names.savedApiService]);
   if (restored === "nothing-saved") ctx.log.warn({}, "no saved APIService to restore (it was absent or automanaged when the migration started)");
   ctx.discovery.reset();
-  // 5. Dependents get their original references back (valid again through the aggregated API).
+  // 5. Dependents get their original references back (valid again through the aggregated API),
+  // once projectcalico.org/v3 answers steadily from the Calico API server (invariant 27).
+  const calicoDetached = Boolean(dm.status?.datastoreLockedAt) || precopyStarted(dm);
+  if ((mayHaveDetached(dm) || calicoDetached) && (await getAggregatedApiService(ctx.client))) await settleOn(ctx, dm, "aggregated", "putting owner references back");
   await restoreForeignOwners(ctx.client, ctx.discovery, uid);
+  if (calicoDetached) await restoreCalicoDependents(ctx.client, uid);
   // 6. v1 unlock, only when this migration took the lock; a failure is retried by the caller.
   await unlockV1(ctx.client, uid);
   return { done: true, dm, protectedTiersLeft: protectedLeft };

@@ -6,6 +6,7 @@ import { V3_GROUP, V3_VERSION, type CalicoKind } from "../calico/kinds.js";
 import { cloneJson, type KubeObject, type ObjectMeta } from "../kube/object.js";
 import { ConversionError, type ConversionSubject } from "./conversion-error.js";
 import { convertBlockAffinitySpec, convertIpamBlock, convertIpamHandle } from "./ipam.js";
+import { asRecorded } from "./detached-metadata.js";
 import { v3MetadataOf, type V3Metadata } from "./metadata.js";
 import { convertUid, InvalidUidError } from "./uid.js";
 
@@ -27,7 +28,10 @@ export interface ConvertedObject {
 }
 
 /** Converts one v1 CR of `kind` to its v3 view; throws ConversionError for a CR that has none. */
-export function convertV1ToV3(kind: CalicoKind, cr: KubeObject): ConvertedObject {
+export function convertV1ToV3(kind: CalicoKind, stored: KubeObject, options: { asStored?: boolean } = {}): ConvertedObject {
+  // A CR the migration detached from its Calico owners converts as it was (detached-metadata.ts);
+  // `asStored` presents it as the Calico API server does, marks and all.
+  const cr = options.asStored ? stored : asRecorded(stored);
   const crName = cr.metadata.name ?? "";
   const namespace = kind.namespaced ? cr.metadata.namespace : undefined;
   const subject: ConversionSubject = { kind, namespace, name: crName };

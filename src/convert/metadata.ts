@@ -7,16 +7,16 @@
  * to the v1 object's lifecycle).
  */
 import { Names } from "../api/datastore-migration.js";
-import { kindByName, V1_GROUP, V1_VERSION, V3_GROUP, V3_VERSION, type CalicoKind } from "../calico/kinds.js";
+import { kindByName, V3_GROUP, V3_VERSION, type CalicoKind } from "../calico/kinds.js";
 import type { KubeObject, OwnerReference } from "../kube/object.js";
 import { ConversionError, editCommand, type ConversionSubject } from "./conversion-error.js";
+import { isCalicoOwnerReference } from "./detached-metadata.js";
 import { convertUid, InvalidUidError } from "./uid.js";
 
 /** The metadata annotation's key. */
 export const METADATA_ANNOTATION = Names.calicoMetadata;
 
 const ANNOTATION_FIELD = `metadata.annotations[${METADATA_ANNOTATION}]`;
-const CALICO_OWNER_API_VERSIONS: ReadonlySet<string> = new Set([`${V1_GROUP}/${V1_VERSION}`, `${V3_GROUP}/${V3_VERSION}`]);
 
 /** The metadata fields of the v3 view that survive conversion (server-owned fields are dropped). */
 export interface V3Metadata {
@@ -58,13 +58,14 @@ export function v3Name(kind: string, crName: string, annotation: { name?: string
 export function v3MetadataOf(c: CalicoKind, cr: KubeObject, subject: ConversionSubject): V3Metadata {
   const crName = cr.metadata.name ?? "";
   const crAnnotations = { ...(cr.metadata.annotations ?? {}) };
+  const crLabels = cr.metadata.labels;
   const raw = crAnnotations[METADATA_ANNOTATION];
   if (raw === undefined) {
     // No annotation: the API server showed the CR's own metadata. Owner references are still
     // rewritten (the API server did not), so a v1-level reference becomes one the remap can follow.
     return compact({
       name: crName,
-      labels: cr.metadata.labels,
+      labels: crLabels,
       annotations: crAnnotations,
       ownerReferences: convertOwnerReferences(cr.metadata.ownerReferences, subject, "the CR"),
     });
@@ -76,7 +77,7 @@ export function v3MetadataOf(c: CalicoKind, cr: KubeObject, subject: ConversionS
   const tier = (cr.spec as { tier?: unknown } | undefined)?.tier;
   return compact({
     name: v3Name(c.kind, crName, meta, tier),
-    labels: { ...cr.metadata.labels, ...meta.labels },
+    labels: { ...crLabels, ...meta.labels },
     annotations,
     ownerReferences: convertOwnerReferences(meta.ownerReferences, subject, `the ${METADATA_ANNOTATION} annotation`),
     finalizers: meta.finalizers,
@@ -145,7 +146,7 @@ export function convertOwnerReferences(
 ): OwnerReference[] | undefined {
   if (!refs?.length) return undefined;
   return refs.map((ref, i) => {
-    if (!CALICO_OWNER_API_VERSIONS.has(ref.apiVersion)) return { ...ref };
+    if (!isCalicoOwnerReference(ref)) return { ...ref };
     try {
       return { ...ref, apiVersion: `${V3_GROUP}/${V3_VERSION}`, uid: convertUid(ref.uid ?? "") };
     } catch (err) {

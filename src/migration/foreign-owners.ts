@@ -5,6 +5,7 @@
  * lock, detach the Calico references before unregistering (the originals are kept on the object
  * itself), re-attach them to the new v3 owners after the copy, or put the originals back on abort.
  */
+import { Names } from "../api/datastore-migration.js";
 import { AggregatedAnswerError } from "./v3-origin.js";
 import { kindByName, isCalicoApiVersion, V1_GROUP, V3_GROUP, v3Resource } from "../calico/kinds.js";
 import type { KubeClient } from "../kube/client.js";
@@ -18,7 +19,7 @@ import { rebuildOwnerReferences, rewriteMetadata } from "./owner-rewrite.js";
 /** Annotation holding the original owner references of a detached object. */
 export const DETACHED_ANNOTATION = "migration.projectcalico.org/detached-owner-references";
 /** Label marking detached objects with the migration's uid, so they can be found again. */
-export const DETACHED_LABEL = "migration.projectcalico.org/detached-by";
+export const DETACHED_LABEL = Names.detachedBy;
 
 /** A non-Calico object with at least one Calico owner reference. */
 export interface ForeignDependent {

@@ -282,7 +282,8 @@ function withDefaultTypes(kind: CalicoKind, obj: KubeObject): KubeObject {
 
 /** The v3 view of a v1 CR, as the Calico API server presents it. */
 export function present(kind: CalicoKind, cr: KubeObject): KubeObject {
-  const v3 = convertV1ToV3(kind, cr).v3;
+  // As stored: Calico knows nothing of the migration's record of detached owner references.
+  const v3 = convertV1ToV3(kind, cr, { asStored: true }).v3;
   const meta = { ...v3.metadata, resourceVersion: cr.metadata.resourceVersion };
   const created = (annotationMeta(cr).creationTimestamp as string | undefined) ?? cr.metadata.creationTimestamp;
   if (created) meta.creationTimestamp = created;

@@ -203,6 +203,40 @@ describe("pre-copy before the lock", () => {
     }
   });
 
+  test("a Calico object owned by a Calico object loses the reference from its v1 annotation before the door opens, its copy carries it, and an abort puts the annotation back byte for byte", async () => {
+    await resetApiServerMode(cluster.admin);
+    await seed(cluster.admin);
+    const tier = await cluster.admin.get(v1Resource(kindByName("Tier")!), "default");
+    const owned = await createThroughApi(cluster.admin, { kind: "GlobalNetworkPolicy", metadata: { name: "gnp-owned", ownerReferences: [ownerRefTo(tier, "Tier")] }, spec: { tier: "default", selector: "all()", types: ["Ingress"] } });
+    const v1Gnp = v1Resource(kindByName("GlobalNetworkPolicy")!);
+    const originalAnnotation = owned.metadata.annotations?.[Names.calicoMetadata];
+    assert.match(originalAnnotation ?? "", /ownerReferences/, "the stand-in keeps owner references in the metadata annotation, as Calico does");
+    try {
+      controller = await startController(cluster, { drainPeriodMs: 60_000, precopy: true });
+      const created = await createMigration(cluster.admin, { annotations: CORE_ROLE_OPT_OUT });
+      await waitPrecopiedAndLocked(cluster.admin);
+      const during = await cluster.admin.get(v1Gnp, owned.metadata.name ?? "");
+      assert.doesNotMatch(during.metadata.annotations?.[Names.calicoMetadata] ?? "", /ownerReferences/, "no Calico owner in v1 while the door is open");
+      assert.equal(during.metadata.annotations?.[Names.detachedMetadata], originalAnnotation, "the annotation as it was, recorded");
+      assert.equal(during.metadata.labels?.[Names.detachedBy], created.metadata.uid);
+      assert.equal((await cluster.admin.get(ref("GlobalNetworkPolicy"), "gnp-owned")).metadata.ownerReferences, undefined, "the garbage collector's view through the Calico API server names no owner");
+      assert.match((await eventsFor(cluster.admin, created, "CalicoOwnersDetached"))[0]?.message ?? "", /before the pre-copy opened its door/);
+      const tierCopy = await cluster.admin.get(doorResource(kindByName("Tier")!), "default");
+      const copy = await cluster.admin.get(doorResource(kindByName("GlobalNetworkPolicy")!), "gnp-owned");
+      assert.deepEqual(copy.metadata.ownerReferences?.map((r) => [r.kind, r.name, r.uid]), [["Tier", "default", tierCopy.metadata.uid]], "the copy points at the owner's copy");
+      await deleteMigration(cluster.admin);
+      await waitGone(cluster.admin);
+      const after = await cluster.admin.get(v1Gnp, owned.metadata.name ?? "");
+      assert.equal(after.metadata.annotations?.[Names.calicoMetadata], originalAnnotation, "the annotation is back exactly");
+      assert.equal(after.metadata.annotations?.[Names.detachedMetadata], undefined);
+      assert.equal(after.metadata.labels?.[Names.detachedBy], undefined);
+      assert.deepEqual((await cluster.admin.get(ref("GlobalNetworkPolicy"), "gnp-owned")).metadata.ownerReferences, [ownerRefTo(tier, "Tier")], "and the Calico API server shows the owner again");
+    } finally {
+      await controller?.stop();
+      controller = undefined;
+    }
+  });
+
   test("a door another writer keeps removing is given up: the copy falls back to the lock, says why, and loses nothing", async () => {
     await resetApiServerMode(cluster.admin);
     await seed(cluster.admin);
