@@ -10,7 +10,7 @@ import { CALICO_KINDS, v3Resource } from "../calico/kinds.js";
 import { ApiError, describeError, isForbidden, isNotFound } from "../kube/errors.js";
 import { APISERVICE_NAME, getAggregatedApiService, restoreApiService } from "../migration/apiservice.js";
 import { getV3ClusterInformation, restoreV3ClusterInformation, unlockV1 } from "../migration/datastore-lock.js";
-import { restoreCalicoDependents } from "../migration/calico-dependents.js";
+import { anyCalicoDetached, restoreCalicoDependents } from "../migration/calico-dependents.js";
 import { redetachForeignOwners, restoreForeignOwners } from "../migration/foreign-owners.js";
 import { closeDoor } from "../migration/precopy-door.js";
 import { ensureApiServiceGone } from "./apiservice-gone.js";
@@ -82,7 +82,7 @@ export async function restoreApiServerMode(ctx: ControllerContext, dm: Datastore
   ctx.discovery.reset();
   // 5. Dependents get their original references back (valid again through the aggregated API),
   // once projectcalico.org/v3 answers steadily from the Calico API server (invariant 27).
-  const calicoDetached = Boolean(dm.status?.datastoreLockedAt) || precopyStarted(dm);
+  const calicoDetached = Boolean(dm.status?.datastoreLockedAt) || precopyStarted(dm) || (await anyCalicoDetached(ctx.client, uid));
   if ((mayHaveDetached(dm) || calicoDetached) && (await getAggregatedApiService(ctx.client))) await settleOn(ctx, dm, "aggregated", "putting owner references back");
   await restoreForeignOwners(ctx.client, ctx.discovery, uid);
   if (calicoDetached) await restoreCalicoDependents(ctx.client, uid);

@@ -126,6 +126,20 @@ async function assertOwnersServed(client: KubeClient, kind: CalicoKind, cr: Kube
   }
 }
 
+/** Whether any v1 CR carries this migration's detached-by label (a crash may have come between a detach and its record on the CR). */
+export async function anyCalicoDetached(client: KubeClient, migrationUid: string): Promise<boolean> {
+  for (const kind of DETACHABLE_KINDS) {
+    try {
+      const page = await client.list(v1Resource(kind), { metadataOnly: true, limit: 1, labelSelector: `${Names.detachedBy}=${migrationUid}` });
+      if (page.items?.length) return true; // an empty metadata-only list may carry items: null
+    } catch (err) {
+      // Not installed, or not ours to read (the detach could not list it either).
+      if (!isNotFound(err) && !isForbidden(err)) throw err;
+    }
+  }
+  return false;
+}
+
 /** On abort: every CR this migration detached gets its Calico owner references back, once their owners are served again. */
 export async function restoreCalicoDependents(client: KubeClient, migrationUid: string): Promise<number> {
   const svc = await getAggregatedApiService(client);
@@ -136,7 +150,7 @@ export async function restoreCalicoDependents(client: KubeClient, migrationUid: 
     try {
       items = await client.listAll(v1Resource(kind), { metadataOnly: true, labelSelector: `${Names.detachedBy}=${migrationUid}` });
     } catch (err) {
-      if (isNotFound(err)) continue;
+      if (isNotFound(err) || isForbidden(err)) continue; // not installed, or not listable (nor was it for the detach)
       throw err;
     }
     for (const cr of items) {
