@@ -38,6 +38,13 @@ export interface ControllerConfig {
    * copy the garbage collector deleted through it is seen and re-created.
    */
   settleQuietMs: number;
+  /**
+   * On an abort, before owner references go back: how long projectcalico.org/v3 must have been
+   * answered by the Calico API server alone. Longer than settleQuietMs: Kubernetes' APIService
+   * registration for the CRD group was seen serving the group locally once more about 2 s after
+   * the door closed and the APIService came back.
+   */
+  restoreQuietMs: number;
 }
 
 /** Calico's defaults: 10 s drain, 10 s poll; ours for the rest. */
@@ -56,4 +63,5 @@ export const DEFAULT_CONFIG: ControllerConfig = Object.freeze({
   refusalGraceMs: 2 * 60_000,
   precopy: true,
   settleQuietMs: 1500,
+  restoreQuietMs: 10_000,
 });

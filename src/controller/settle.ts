@@ -14,7 +14,8 @@ const BACKEND_NAME: Record<Backend, string> = { storage: "CRD storage", aggregat
 
 /** Waits until `want` answers steadily; `before` names the step that waits, for the log and Events. */
 export async function settleOn(ctx: ControllerContext, dm: DatastoreMigration, want: Backend, before: string): Promise<void> {
-  const out = await waitSettled(ctx.client, ctx.clock, want, { ...DEFAULT_SETTLE_RULE, quietMs: ctx.config.settleQuietMs });
+  const quietMs = want === "storage" ? ctx.config.settleQuietMs : ctx.config.restoreQuietMs;
+  const out = await waitSettled(ctx.client, ctx.clock, want, { ...DEFAULT_SETTLE_RULE, quietMs });
   ctx.log.info({ backend: want, settled: out.settled, wrong: out.wrong, durationMs: out.waitedMs, before }, `projectcalico.org/v3 settled on ${BACKEND_NAME[want]}`);
   const other = want === "storage" ? "from the Calico API server (a kube-apiserver that has not dropped the APIService v3.projectcalico.org)" : "from CRD storage or as not found";
   // Not settled without a wrong answer: v1 ClusterInformation is gone, nothing could be probed.

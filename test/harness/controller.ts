@@ -88,7 +88,7 @@ export async function startController(cluster: TestCluster, config: Partial<Cont
   const log = memoryLogger();
   const manager = new Manager({
     client,
-    config: { ...DEFAULT_CONFIG, drainPeriodMs: 500, pollIntervalMs: 1000, fullPlanIntervalMs: 5_000, settleQuietMs: 500, ...config },
+    config: { ...DEFAULT_CONFIG, drainPeriodMs: 500, pollIntervalMs: 1000, fullPlanIntervalMs: 5_000, settleQuietMs: 500, restoreQuietMs: 2_000, ...config },
     clock: systemClock,
     log,
     registry: new Registry(),

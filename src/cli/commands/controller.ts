@@ -53,6 +53,7 @@ interface RawControllerFlags {
   lockedWarning: number;
   refusalGrace: number;
   settleQuiet: number;
+  restoreQuiet: number;
   precopy: boolean;
   componentsNamespace?: string;
   metricsBindAddress: string;
@@ -69,6 +70,7 @@ export function controllerConfig(raw: RawControllerFlags, inClusterNamespace?: s
     lockedWarningMs: raw.lockedWarning,
     refusalGraceMs: raw.refusalGrace,
     settleQuietMs: raw.settleQuiet,
+    restoreQuietMs: raw.restoreQuiet,
     precopy: raw.precopy,
     copyConcurrency: raw.copyConcurrency,
     leaderElect: raw.leaderElect,
@@ -95,6 +97,7 @@ export function registerController(program: Command): void {
     .addOption(durationOption("--locked-warning <duration>", "warn when the datastore stays locked longer", d.lockedWarningMs))
     .addOption(durationOption("--refusal-grace <duration>", "how long a copy refused as forbidden inside the locked window is retried before the window is ended", d.refusalGraceMs))
     .addOption(durationOption("--settle-quiet <duration>", "before the verification, how long every kube-apiserver must have served projectcalico.org/v3 from the CRDs (an HA replica may still proxy to the Calico API server for a moment)", d.settleQuietMs))
+    .addOption(durationOption("--restore-quiet <duration>", "on an abort, how long the Calico API server must alone have answered projectcalico.org/v3 before owner references go back", d.restoreQuietMs))
     .option("--components-namespace <name>", "where calico-node, calico-typha and calico-kube-controllers run (default: calico-system if calico-node is there, else kube-system)")
     .addOption(new Option("--metrics-bind-address <addr>", "/metrics (0 disables)").default(d.metricsBindAddress))
     .addOption(new Option("--health-probe-bind-address <addr>", "/healthz and /readyz (0 disables)").default(d.healthProbeBindAddress))

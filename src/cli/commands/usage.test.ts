@@ -146,12 +146,12 @@ test("controller: the flags become the configuration (namespace defaults to the 
   };
   const defaults = parse([]);
   assert.deepEqual({ ...defaults, fullPlanIntervalMs: 0 }, {
-    drainPeriodMs: DEFAULT_DRAIN_PERIOD_MS, pollIntervalMs: 10_000, copyConcurrency: 16, leaderElect: false, namespace: "calico-datastore-migration", lockedWarningMs: 300_000, refusalGraceMs: 120_000, settleQuietMs: 1500, precopy: true,
+    drainPeriodMs: DEFAULT_DRAIN_PERIOD_MS, pollIntervalMs: 10_000, copyConcurrency: 16, leaderElect: false, namespace: "calico-datastore-migration", lockedWarningMs: 300_000, refusalGraceMs: 120_000, settleQuietMs: 1500, restoreQuietMs: 10_000, precopy: true,
     componentsNamespace: undefined, metricsBindAddress: ":8080", healthProbeBindAddress: ":8081", validate: true, fullPlanIntervalMs: 0,
   });
   assert.equal(parse([], "kube-system").namespace, "kube-system");
-  const c = parse(["--drain-period", "1s", "--poll-interval=500ms", "--copy-concurrency", "4", "--leader-elect", "--namespace", "ns", "--locked-warning", "1m", "--refusal-grace", "30s", "--settle-quiet", "5s", "--no-precopy",
+  const c = parse(["--drain-period", "1s", "--poll-interval=500ms", "--copy-concurrency", "4", "--leader-elect", "--namespace", "ns", "--locked-warning", "1m", "--refusal-grace", "30s", "--settle-quiet", "5s", "--restore-quiet", "20s", "--no-precopy",
     "--components-namespace", "kube-system", "--metrics-bind-address", "0", "--health-probe-bind-address", "127.0.0.1:0", "--no-validate"], "ignored");
-  assert.deepEqual(c, { ...defaults, drainPeriodMs: 1000, pollIntervalMs: 500, copyConcurrency: 4, leaderElect: true, namespace: "ns", lockedWarningMs: 60_000, refusalGraceMs: 30_000, settleQuietMs: 5000, precopy: false,
+  assert.deepEqual(c, { ...defaults, drainPeriodMs: 1000, pollIntervalMs: 500, copyConcurrency: 4, leaderElect: true, namespace: "ns", lockedWarningMs: 60_000, refusalGraceMs: 30_000, settleQuietMs: 5000, restoreQuietMs: 20_000, precopy: false,
     componentsNamespace: "kube-system", metricsBindAddress: "0", healthProbeBindAddress: "127.0.0.1:0", validate: false });
 });
