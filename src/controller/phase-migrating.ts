@@ -161,8 +161,9 @@ async function migrate(ctx: ControllerContext, dm: DatastoreMigration): Promise<
   // 4. Verification with fresh lists of both sides: nothing is waved through on the copy's counters
   // (after a pre-copy: metadata of both sides, and a full read of whatever differs). First, every
   // kube-apiserver must have dropped the APIService: until then the garbage collector can delete a
-  // copy through a lagging replica, after a verification that would no longer see it.
-  await settleOn(ctx, dm, "storage", "the verification");
+  // copy through a lagging replica, after a verification that would no longer see it. Back from
+  // WaitingForConflictResolution (a verification ran, the APIService went long before) it has.
+  if (!dm.status?.conditions?.some((c) => c.type === ConditionType.Verified)) await settleOn(ctx, dm, "storage", "the verification");
   const verifyStarted = ctx.clock.now();
   // Right after a final delta (this process ran it): nothing but its own writes since its fence
   // means what it established holds; the full verification runs otherwise.
