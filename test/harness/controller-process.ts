@@ -23,6 +23,8 @@ export interface LogLine {
 export interface ControllerProcessOptions {
   drainPeriod?: string;
   pollInterval?: string;
+  /** `--restore-quiet`: 2 s keeps abort tests short; the crash loop (the soak) passes the product's 10 s. */
+  restoreQuiet?: string;
   extraArgs?: string[];
   /** A label for echoed log lines. */
   name?: string;
@@ -41,6 +43,7 @@ export class ControllerProcess {
       "--kubeconfig", kubeconfig,
       "--drain-period", options.drainPeriod ?? "1s",
       "--poll-interval", options.pollInterval ?? "1s",
+      "--restore-quiet", options.restoreQuiet ?? "2s",
       "--metrics-bind-address", "127.0.0.1:0",
       "--health-probe-bind-address", "127.0.0.1:0",
       ...(options.extraArgs ?? []),

@@ -7,6 +7,8 @@
 import { Names, type DatastoreMigration } from "../../src/api/datastore-migration.js";
 import { getAggregatedApiService } from "../../src/migration/apiservice.js";
 import { proxyForCluster } from "./cluster-proxy.js";
+import { DEFAULT_CONFIG } from "../../src/controller/config.js";
+import { formatDuration } from "../../src/kube/duration.js";
 import { ControllerProcess } from "./controller-process.js";
 import { classifyCrash, isDoorEdit, isPostDrainWork, isStatusWrite, isV1List, isV1Read, isV3Create, v3StorageVersion, writtenStatus, type CrashStep } from "./crash-classify.js";
 import type { FaultProxy, ProxiedRequest } from "./fault-proxy.js";
@@ -180,7 +182,7 @@ export class CrashLoop {
     this.dying = false;
     this.starts++;
     this.controller = new ControllerProcess(this.kubeconfig, {
-      drainPeriod: `${this.options.drainMs ?? 4000}ms`, name: `crash-loop#${this.starts}`, extraArgs: this.options.extraArgs,
+      drainPeriod: `${this.options.drainMs ?? 4000}ms`, restoreQuiet: formatDuration(DEFAULT_CONFIG.restoreQuietMs), name: `crash-loop#${this.starts}`, extraArgs: this.options.extraArgs,
     });
   }
 
