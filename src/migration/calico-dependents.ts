@@ -14,14 +14,14 @@
  * v1 CRs go with their CRDs.
  */
 import { Names } from "../api/datastore-migration.js";
-import { CALICO_KINDS, kindByName, v1Resource, v3Resource, type CalicoKind } from "../calico/kinds.js";
+import { CALICO_KINDS, v1Resource, type CalicoKind } from "../calico/kinds.js";
 import { isCalicoOwnerReference, reattachedMetadata, withoutCalicoOwners } from "../convert/detached-metadata.js";
 import { convertOwnerReferences, METADATA_ANNOTATION } from "../convert/metadata.js";
 import type { KubeClient } from "../kube/client.js";
 import { isConflict, isForbidden, isNotFound } from "../kube/errors.js";
 import type { KubeObject, OwnerReference } from "../kube/object.js";
 import { getAggregatedApiService, isAvailable } from "./apiservice.js";
-import { originalOwnerServed, type OwnerAnswer } from "./foreign-owners.js";
+import { assertOwnersServed } from "./foreign-owners.js";
 
 /** Kinds whose CRs carry the metadata annotation (libcalico's IPAM code writes IPAM objects without it). */
 export const DETACHABLE_KINDS: readonly CalicoKind[] = CALICO_KINDS.filter((k) => !["ipamBlock", "ipamHandle", "blockAffinity", "ipamConfig"].includes(k.converter));
@@ -108,24 +108,6 @@ function recordedOwners(kind: CalicoKind, cr: KubeObject): OwnerReference[] {
   }
 }
 
-/** Throws (the restore is retried) until each recorded Calico owner of `cr` is served as originalOwnerServed requires. */
-async function assertOwnersServed(client: KubeClient, kind: CalicoKind, cr: KubeObject, apiServiceAvailable: boolean): Promise<void> {
-  for (const r of recordedOwners(kind, cr)) {
-    const ownerKind = kindByName(r.kind);
-    if (!ownerKind) continue;
-    let answer: OwnerAnswer;
-    try {
-      answer = { uid: (await client.get(v3Resource(ownerKind), r.name, ownerKind.namespaced ? cr.metadata.namespace : undefined)).metadata.uid };
-    } catch (err) {
-      answer = isNotFound(err) ? "not-found" : "error";
-    }
-    if (!originalOwnerServed(answer, r.uid, apiServiceAvailable)) {
-      throw new Error(`restoring the owner references of ${kind.kind} ${cr.metadata.namespace ? `${cr.metadata.namespace}/` : ""}${cr.metadata.name ?? ""} waits until the Calico API server serves ${r.kind} ${r.name} again ` +
-        "(the garbage collector would find another owner or none, and delete it); retrying");
-    }
-  }
-}
-
 /** Whether any v1 CR carries this migration's detached-by label (a crash may have come between a detach and its record on the CR). */
 export async function anyCalicoDetached(client: KubeClient, migrationUid: string): Promise<boolean> {
   for (const kind of DETACHABLE_KINDS) {
@@ -155,7 +137,7 @@ export async function restoreCalicoDependents(client: KubeClient, migrationUid: 
     }
     for (const cr of items) {
       // No aggregated API to wait for (none was registered before the migration): nothing changes by waiting.
-      if (svc) await assertOwnersServed(client, kind, cr, available);
+      if (svc) await assertOwnersServed(client, recordedOwners(kind, cr), cr.metadata.namespace, `${kind.kind} ${cr.metadata.namespace ? `${cr.metadata.namespace}/` : ""}${cr.metadata.name ?? ""}`, available);
       const restored = await patchFresh(client, kind, cr, (c) => {
         const recorded = c.metadata.annotations?.[Names.detachedMetadata];
         if (recorded === undefined) return undefined;

@@ -193,26 +193,32 @@ export function originalOwnerServed(answer: OwnerAnswer, refUid: string, apiServ
   return answer.uid === refUid;
 }
 
-/** Throws (the restore is retried) until every original Calico owner of `d` is served as originalOwnerServed requires. */
-async function assertOriginalOwnersServed(client: KubeClient, d: ForeignDependent): Promise<void> {
-  const svc = await getAggregatedApiService(client);
-  // No aggregated API to wait for (none was registered before the migration): nothing would change by waiting.
-  if (!svc) return;
-  const available = isAvailable(svc);
-  for (const r of d.ownerReferences) {
+/**
+ * Throws (the restore is retried) until every Calico owner in `refs` (references as the Calico API
+ * server shows them) is served as originalOwnerServed requires. `subject` names the dependent.
+ */
+export async function assertOwnersServed(client: KubeClient, refs: readonly OwnerReference[], namespace: string | undefined, subject: string, apiServiceAvailable: boolean): Promise<void> {
+  for (const r of refs) {
     const kind = isCalicoApiVersion(r.apiVersion) ? kindByName(r.kind) : undefined;
     if (!kind) continue;
     let answer: OwnerAnswer;
     try {
-      answer = { uid: (await client.get(v3Resource(kind), r.name, kind.namespaced ? d.namespace : undefined)).metadata.uid };
+      answer = { uid: (await client.get(v3Resource(kind), r.name, kind.namespaced ? namespace : undefined)).metadata.uid };
     } catch (err) {
       answer = isNotFound(err) ? "not-found" : "error";
     }
-    if (!originalOwnerServed(answer, r.uid, available)) {
-      throw new Error(`restoring the owner references of ${resourceName(d.resource)} ${d.namespace ? `${d.namespace}/` : ""}${d.name} waits until the Calico API server serves ${r.kind} ${r.name} again ` +
+    if (!originalOwnerServed(answer, r.uid, apiServiceAvailable)) {
+      throw new Error(`restoring the owner references of ${subject} waits until the Calico API server serves ${r.kind} ${r.name} again ` +
         "(the garbage collector would find another owner or none, and delete it); retrying");
     }
   }
+}
+
+/** assertOwnersServed for a foreign dependent; nothing to wait for without an aggregated API (none was registered before the migration). */
+async function assertOriginalOwnersServed(client: KubeClient, d: ForeignDependent): Promise<void> {
+  const svc = await getAggregatedApiService(client);
+  if (!svc) return;
+  await assertOwnersServed(client, d.ownerReferences, d.namespace, `${resourceName(d.resource)} ${d.namespace ? `${d.namespace}/` : ""}${d.name}`, isAvailable(svc));
 }
 
 /** On abort: puts every detached dependent's original owner references back exactly, once their owners are served again. */
