@@ -40,6 +40,12 @@ function refsOf(meta: Record<string, unknown>): OwnerReference[] {
   return Array.isArray(refs) ? refs.filter((r): r is OwnerReference => typeof r === "object" && r !== null && !Array.isArray(r)) : [];
 }
 
+/** The Calico owner references a metadata annotation holds (none for an annotation that is not a JSON object). */
+export function calicoOwnersIn(raw: string): OwnerReference[] {
+  const meta = parse(raw);
+  return meta ? refsOf(meta).filter(isCalicoOwnerReference) : [];
+}
+
 /**
  * The annotation without its Calico owner references, or undefined when there is nothing to take
  * out (no such reference, or an annotation that is not a JSON object: conversion reports that).

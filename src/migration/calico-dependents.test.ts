@@ -5,7 +5,7 @@ import { kindByName, type CalicoKind } from "../calico/kinds.js";
 import type { KubeObject } from "../kube/object.js";
 import { detachPatch } from "./calico-dependents.js";
 import { convertV1ToV3 } from "../convert/convert.js";
-import { reattachedMetadata, withoutCalicoOwners } from "../convert/detached-metadata.js";
+import { calicoOwnersIn, reattachedMetadata, withoutCalicoOwners } from "../convert/detached-metadata.js";
 
 const TIER_REF = { apiVersion: "crd.projectcalico.org/v1", kind: "Tier", name: "security", uid: "0f1e2d3c-4b5a-4968-8776-655443322110" };
 const NS_REF = { apiVersion: "v1", kind: "Namespace", name: "team-a", uid: "11111111-2222-4333-8444-555555555555" };
@@ -24,6 +24,13 @@ test("only Calico owner references leave the annotation; the rest keeps its orde
   assert.equal(withoutCalicoOwners(stripped ?? ""), undefined, "nothing left to take out");
   assert.equal(withoutCalicoOwners("not json"), undefined, "a malformed annotation is left to conversion to report");
   assert.equal(JSON.parse(withoutCalicoOwners(JSON.stringify({ ownerReferences: [TIER_REF] })) ?? "{}").ownerReferences, undefined, "no empty list left behind");
+});
+
+test("the plan names the Calico owners an annotation holds, and only those", () => {
+  assert.deepEqual(calicoOwnersIn(ORIGINAL), [TIER_REF]);
+  assert.deepEqual(calicoOwnersIn(withoutCalicoOwners(ORIGINAL) ?? ""), []);
+  assert.deepEqual(calicoOwnersIn("not json"), []);
+  assert.deepEqual(calicoOwnersIn(""), []);
 });
 
 test("read back untouched, the recorded annotation comes back byte for byte", () => {

@@ -9,6 +9,9 @@
 import { CALICO_KINDS, V3_GROUP, v1Resource } from "../calico/kinds.js";
 import { convertV1ToV3, type ConvertedObject } from "../convert/convert.js";
 import { ConversionError } from "../convert/conversion-error.js";
+import { calicoOwnersIn } from "../convert/detached-metadata.js";
+import { METADATA_ANNOTATION } from "../convert/metadata.js";
+import { Names } from "../api/datastore-migration.js";
 import { SchemaSet } from "../convert/schema.js";
 import type { KubeClient } from "../kube/client.js";
 import type { Discovery } from "../kube/discovery.js";
@@ -108,6 +111,7 @@ export async function plan(options: PlanOptions): Promise<PlanReport> {
 
   const kinds: { kind: string; count: number }[] = [];
   const renames: Rename[] = [];
+  const calicoOwned: string[] = [];
   const canRead = prerequisites.forbiddenKinds.length === 0 && prerequisites.v1Crds.length > 0;
   if (canRead) {
     for (const kind of CALICO_KINDS) {
@@ -115,6 +119,9 @@ export async function plan(options: PlanOptions): Promise<PlanReport> {
       let count = 0;
       for await (const cr of client.listItems(v1Resource(kind), { limit: options.pageSize ?? 500, signal: options.signal })) {
         count++;
+        const annotations = cr.metadata.annotations ?? {};
+        const owners = calicoOwnersIn(annotations[Names.detachedMetadata] ?? annotations[METADATA_ANNOTATION] ?? "");
+        if (owners.length) calicoOwned.push(`${kind.kind}/${objectKey(cr.metadata.namespace, cr.metadata.name ?? "")} (owned by ${owners.map((o) => `${o.kind}/${o.name}`).join(", ")})`);
         try {
           const c = convertV1ToV3(kind, cr);
           const key = objectKey(c.v3.metadata.namespace, c.v3.metadata.name ?? "");
@@ -136,6 +143,14 @@ export async function plan(options: PlanOptions): Promise<PlanReport> {
     }
   }
   const total = kinds.reduce((n, k) => n + k.count, 0);
+
+  if (calicoOwned.length) {
+    findings.push({
+      severity: "warning", code: "CalicoOwnerReferences",
+      message: `${calicoOwned.length} Calico object(s) have Calico owners: ${calicoOwned.slice(0, 3).join("; ")}${calicoOwned.length > 3 ? "; …" : ""}. While projectcalico.org/v3 changes backends the controller sets these references aside in v1 (label ${Names.detachedBy}; the annotation as it was kept in ${Names.detachedMetadata}) so that the garbage collector cannot delete the objects; the v3 copies keep their owners, and an abort puts the references back`,
+      fix: "nothing to do",
+    });
+  }
 
   const uncopiedCrds = prerequisites.v1Crds.length ? await uncopiedV1Crds(client) : [];
   const uncopied = uncopiedCrdsFinding(uncopiedCrds);

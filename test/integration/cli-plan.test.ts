@@ -155,6 +155,19 @@ describe("calico-migrate plan", () => {
     }
   });
 
+  test("a Calico object owned by a Calico object is a warning that says what the controller does with its references", async (t) => {
+    const tier = await writeV1(cluster.admin, { kind: "Tier", metadata: { name: "security" }, spec: { order: 200 } });
+    await writeV1(cluster.admin, { kind: "GlobalNetworkPolicy", metadata: { name: "security.owned", ownerReferences: [ownerRefTo(tier, "Tier")] }, spec: { tier: "security", selector: "all()" } });
+    t.after(() => clear("GlobalNetworkPolicy", "Tier"));
+    const { code, io } = await plan({ validate: false });
+    assert.equal(code, 0, io.err());
+    assert.match(io.out(), /Warnings: 1\n {2}CalicoOwnerReferences\n {6}1 Calico object\(s\) have Calico owners: GlobalNetworkPolicy\/security\.owned \(owned by Tier\/security\)\. .*sets these references aside in v1 \(label migration\.projectcalico\.org\/detached-by/);
+    assert.match(io.out(), /fix: nothing to do/);
+    const { report } = await planJson({ validate: false });
+    assert.deepEqual(report.warnings.map((w) => w.code), ["CalicoOwnerReferences"]);
+    assert.deepEqual(report.blockers, []);
+  });
+
   test("two v1 policies that become one v3 name block with the collision named; renames are listed", async () => {
     await writeV1(cluster.admin, { kind: "GlobalNetworkPolicy", metadata: { name: "foo" }, spec: { tier: "default", selector: "all()" } }, { crName: "default.foo", omitNameInAnnotation: true });
     await writeV1(cluster.admin, { kind: "GlobalNetworkPolicy", metadata: { name: "foo" }, spec: { tier: "default", selector: "all()" } });
