@@ -11,7 +11,7 @@ import { ApiError, describeError, isForbidden, isNotFound } from "../kube/errors
 import { APISERVICE_NAME, getAggregatedApiService, restoreApiService } from "../migration/apiservice.js";
 import { getV3ClusterInformation, restoreV3ClusterInformation, unlockV1 } from "../migration/datastore-lock.js";
 import { anyCalicoDetached, restoreCalicoDependents } from "../migration/calico-dependents.js";
-import { redetachForeignOwners, restoreForeignOwners } from "../migration/foreign-owners.js";
+import { readAggregatedApi, redetachForeignOwners, restoreForeignOwners } from "../migration/foreign-owners.js";
 import { closeDoor } from "../migration/precopy-door.js";
 import { ensureApiServiceGone } from "./apiservice-gone.js";
 import { nowIso, patchMetadata, setMessage, writeStatus, type ControllerContext } from "./context.js";
@@ -84,8 +84,10 @@ export async function restoreApiServerMode(ctx: ControllerContext, dm: Datastore
   // once projectcalico.org/v3 answers steadily from the Calico API server (invariant 27).
   const calicoDetached = Boolean(dm.status?.datastoreLockedAt) || precopyStarted(dm) || (await anyCalicoDetached(ctx.client, uid));
   if ((mayHaveDetached(dm) || calicoDetached) && (await getAggregatedApiService(ctx.client))) await settleOn(ctx, dm, "aggregated", "putting owner references back");
-  await restoreForeignOwners(ctx.client, ctx.discovery, uid);
-  if (calicoDetached) await restoreCalicoDependents(ctx.client, uid);
+  // Read after the wait (the APIService turns Available during it), once for both restores.
+  const aggregatedApi = await readAggregatedApi(ctx.client);
+  await restoreForeignOwners(ctx.client, ctx.discovery, uid, aggregatedApi);
+  if (calicoDetached) await restoreCalicoDependents(ctx.client, uid, aggregatedApi);
   // 6. v1 unlock, only when this migration took the lock; a failure is retried by the caller.
   await unlockV1(ctx.client, uid);
   return { done: true, dm, protectedTiersLeft: protectedLeft };

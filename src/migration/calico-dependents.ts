@@ -20,8 +20,7 @@ import { convertOwnerReferences, METADATA_ANNOTATION } from "../convert/metadata
 import type { KubeClient } from "../kube/client.js";
 import { isConflict, isForbidden, isNotFound } from "../kube/errors.js";
 import type { KubeObject, OwnerReference } from "../kube/object.js";
-import { getAggregatedApiService, isAvailable } from "./apiservice.js";
-import { assertOwnersServed } from "./foreign-owners.js";
+import { assertOwnersServed, type AggregatedApi } from "./foreign-owners.js";
 
 /** Kinds whose CRs carry the metadata annotation (libcalico's IPAM code writes IPAM objects without it). */
 export const DETACHABLE_KINDS: readonly CalicoKind[] = CALICO_KINDS.filter((k) => !["ipamBlock", "ipamHandle", "blockAffinity", "ipamConfig"].includes(k.converter));
@@ -123,9 +122,7 @@ export async function anyCalicoDetached(client: KubeClient, migrationUid: string
 }
 
 /** On abort: every CR this migration detached gets its Calico owner references back, once their owners are served again. */
-export async function restoreCalicoDependents(client: KubeClient, migrationUid: string): Promise<number> {
-  const svc = await getAggregatedApiService(client);
-  const available = svc ? isAvailable(svc) : false;
+export async function restoreCalicoDependents(client: KubeClient, migrationUid: string, aggregated: AggregatedApi | undefined): Promise<number> {
   let n = 0;
   for (const kind of DETACHABLE_KINDS) {
     let items: KubeObject[];
@@ -136,8 +133,7 @@ export async function restoreCalicoDependents(client: KubeClient, migrationUid: 
       throw err;
     }
     for (const cr of items) {
-      // No aggregated API to wait for (none was registered before the migration): nothing changes by waiting.
-      if (svc) await assertOwnersServed(client, recordedOwners(kind, cr), cr.metadata.namespace, `${kind.kind} ${cr.metadata.namespace ? `${cr.metadata.namespace}/` : ""}${cr.metadata.name ?? ""}`, available);
+      if (aggregated) await assertOwnersServed(client, recordedOwners(kind, cr), cr.metadata.namespace, `${kind.kind} ${cr.metadata.namespace ? `${cr.metadata.namespace}/` : ""}${cr.metadata.name ?? ""}`, aggregated.available);
       const restored = await patchFresh(client, kind, cr, (c) => {
         const recorded = c.metadata.annotations?.[Names.detachedMetadata];
         if (recorded === undefined) return undefined;

@@ -214,18 +214,25 @@ export async function assertOwnersServed(client: KubeClient, refs: readonly Owne
   }
 }
 
-/** assertOwnersServed for a foreign dependent; nothing to wait for without an aggregated API (none was registered before the migration). */
-async function assertOriginalOwnersServed(client: KubeClient, d: ForeignDependent): Promise<void> {
+/**
+ * The aggregated APIService as one restore sees it, read once: undefined when none is registered
+ * (none was before the migration: there is no other server to wait for), else whether it is Available.
+ */
+export interface AggregatedApi {
+  available: boolean;
+}
+
+/** Reads the aggregated APIService for a restore of owner references. */
+export async function readAggregatedApi(client: KubeClient): Promise<AggregatedApi | undefined> {
   const svc = await getAggregatedApiService(client);
-  if (!svc) return;
-  await assertOwnersServed(client, d.ownerReferences, d.namespace, `${resourceName(d.resource)} ${d.namespace ? `${d.namespace}/` : ""}${d.name}`, isAvailable(svc));
+  return svc ? { available: isAvailable(svc) } : undefined;
 }
 
 /** On abort: puts every detached dependent's original owner references back exactly, once their owners are served again. */
-export async function restoreForeignOwners(client: KubeClient, discovery: Discovery, migrationUid: string): Promise<number> {
+export async function restoreForeignOwners(client: KubeClient, discovery: Discovery, migrationUid: string, aggregated: AggregatedApi | undefined): Promise<number> {
   const scan = await scanForeignDependents(client, discovery, { labelSelector: `${DETACHED_LABEL}=${migrationUid}` });
   for (const d of scan.dependents) {
-    await assertOriginalOwnersServed(client, d);
+    if (aggregated) await assertOwnersServed(client, d.ownerReferences, d.namespace, `${resourceName(d.resource)} ${d.namespace ? `${d.namespace}/` : ""}${d.name}`, aggregated.available);
     // From the object as it is now: our v3 references give way to the originals, anyone else's stay.
     await rewriteMetadata(client, d, (current) => {
       const refs = rebuildOwnerReferences(current.metadata.ownerReferences ?? [], d.ownerReferences, (o) => o);

@@ -12,7 +12,7 @@ import { Discovery } from "../../src/kube/discovery.js";
 import type { KubeObject, OwnerReference } from "../../src/kube/object.js";
 import type { ResourceRef } from "../../src/kube/resource.js";
 import {
-  DETACHED_ANNOTATION, DETACHED_LABEL, detachForeignOwners, reattachForeignOwners, restoreForeignOwners, scanForeignDependents,
+  DETACHED_ANNOTATION, DETACHED_LABEL, detachForeignOwners, readAggregatedApi, reattachForeignOwners, restoreForeignOwners, scanForeignDependents,
 } from "../../src/migration/foreign-owners.js";
 import { apiServerUid, ownerRefTo, writeV1 } from "../harness/v1-writer.js";
 import { resetApiServerMode } from "../harness/api-server-mode.js";
@@ -114,7 +114,7 @@ describe("foreign owner rewrites racing another writer", () => {
     const tierRef = ownerRefTo(tier, "Tier");
     await dependent([keeper], [keeper, tierRef]);
     const client = racing();
-    assert.equal(await restoreForeignOwners(client, new Discovery(cluster.admin), MIGRATION), 1);
+    assert.equal(await restoreForeignOwners(client, new Discovery(cluster.admin), MIGRATION, await readAggregatedApi(client)), 1);
     assert.equal(client.writes, 1, "the other writer went first");
     const cm = await cluster.admin.get(CONFIGMAPS, DEPENDENT, NS);
     assert.deepEqual(cm.metadata.ownerReferences, [keeper, tierRef, late]);
