@@ -58,14 +58,13 @@ export function v3Name(kind: string, crName: string, annotation: { name?: string
 export function v3MetadataOf(c: CalicoKind, cr: KubeObject, subject: ConversionSubject): V3Metadata {
   const crName = cr.metadata.name ?? "";
   const crAnnotations = { ...(cr.metadata.annotations ?? {}) };
-  const crLabels = cr.metadata.labels;
   const raw = crAnnotations[METADATA_ANNOTATION];
   if (raw === undefined) {
     // No annotation: the API server showed the CR's own metadata. Owner references are still
     // rewritten (the API server did not), so a v1-level reference becomes one the remap can follow.
     return compact({
       name: crName,
-      labels: crLabels,
+      labels: cr.metadata.labels,
       annotations: crAnnotations,
       ownerReferences: convertOwnerReferences(cr.metadata.ownerReferences, subject, "the CR"),
     });
@@ -77,7 +76,7 @@ export function v3MetadataOf(c: CalicoKind, cr: KubeObject, subject: ConversionS
   const tier = (cr.spec as { tier?: unknown } | undefined)?.tier;
   return compact({
     name: v3Name(c.kind, crName, meta, tier),
-    labels: { ...crLabels, ...meta.labels },
+    labels: { ...cr.metadata.labels, ...meta.labels },
     annotations,
     ownerReferences: convertOwnerReferences(meta.ownerReferences, subject, `the ${METADATA_ANNOTATION} annotation`),
     finalizers: meta.finalizers,

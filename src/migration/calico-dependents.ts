@@ -15,7 +15,7 @@
  */
 import { Names } from "../api/datastore-migration.js";
 import { CALICO_KINDS, v1Resource, type CalicoKind } from "../calico/kinds.js";
-import { isCalicoOwnerReference, reattachedMetadata, withoutCalicoOwners } from "../convert/detached-metadata.js";
+import { calicoOwnersIn, reattachedMetadata, withoutCalicoOwners } from "../convert/detached-metadata.js";
 import { convertOwnerReferences, METADATA_ANNOTATION } from "../convert/metadata.js";
 import type { KubeClient } from "../kube/client.js";
 import { isConflict, isForbidden, isNotFound } from "../kube/errors.js";
@@ -90,16 +90,7 @@ export async function detachCalicoDependents(client: KubeClient, migrationUid: s
 
 /** The recorded Calico owner references of a detached CR, as the Calico API server shows them. */
 function recordedOwners(kind: CalicoKind, cr: KubeObject): OwnerReference[] {
-  const recorded = cr.metadata.annotations?.[Names.detachedMetadata];
-  if (recorded === undefined) return [];
-  let refs: unknown;
-  try {
-    refs = (JSON.parse(recorded) as { ownerReferences?: unknown }).ownerReferences;
-  } catch {
-    return [];
-  }
-  if (!Array.isArray(refs)) return [];
-  const calico = (refs as OwnerReference[]).filter(isCalicoOwnerReference);
+  const calico = calicoOwnersIn(cr.metadata.annotations?.[Names.detachedMetadata] ?? "");
   try {
     return convertOwnerReferences(calico, { kind, namespace: cr.metadata.namespace, name: cr.metadata.name ?? "" }) ?? [];
   } catch {

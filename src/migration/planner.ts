@@ -9,7 +9,7 @@
 import { CALICO_KINDS, V3_GROUP, v1Resource } from "../calico/kinds.js";
 import { convertV1ToV3, type ConvertedObject } from "../convert/convert.js";
 import { ConversionError } from "../convert/conversion-error.js";
-import { calicoOwnersIn } from "../convert/detached-metadata.js";
+import { asRecorded, calicoOwnersIn } from "../convert/detached-metadata.js";
 import { METADATA_ANNOTATION } from "../convert/metadata.js";
 import { Names } from "../api/datastore-migration.js";
 import { SchemaSet } from "../convert/schema.js";
@@ -119,8 +119,8 @@ export async function plan(options: PlanOptions): Promise<PlanReport> {
       let count = 0;
       for await (const cr of client.listItems(v1Resource(kind), { limit: options.pageSize ?? 500, signal: options.signal })) {
         count++;
-        const annotations = cr.metadata.annotations ?? {};
-        const owners = calicoOwnersIn(annotations[Names.detachedMetadata] ?? annotations[METADATA_ANNOTATION] ?? "");
+        // As recorded: a CR the controller detached already still names its owners here.
+        const owners = calicoOwnersIn(asRecorded(cr).metadata.annotations?.[METADATA_ANNOTATION] ?? "");
         if (owners.length) calicoOwned.push(`${kind.kind}/${objectKey(cr.metadata.namespace, cr.metadata.name ?? "")} (owned by ${owners.map((o) => `${o.kind}/${o.name}`).join(", ")})`);
         try {
           const c = convertV1ToV3(kind, cr);
